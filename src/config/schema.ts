@@ -1,0 +1,293 @@
+/**
+ * The config schema: every key a user may write, its type, default and bounds.
+ * Objects are strict: a key the schema does not know is an error, never a silent no-op.
+ * Durations are written as `500ms`, `30s`, `5m`, `1h`, `1d` and become milliseconds.
+ */
+import * as z from 'zod';
+
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A duration in milliseconds, written `30s` (or a bare number of seconds). */
+export function duration(opts: { min?: number; max?: number } = {}) {
+  return z.union([z.string(), z.number()]).transform((value, ctx) => {
+    let ms: number;
+    if (typeof value === 'number') {
+      ms = value * 1000;
+    } else {
+      const m = DURATION.exec(value.trim());
+      if (!m) {
+        ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration (use 500ms, 30s, 5m, 1h, 1d)` });
+        return z.NEVER;
+      }
+      ms = Number(m[1]) * (UNIT_MS[m[2]!] ?? 1);
+    }
+    if (!Number.isFinite(ms) || ms < 0) {
+      ctx.addIssue({ code: 'custom', message: 'duration must be a non-negative number' });
+      return z.NEVER;
+    }
+    if (opts.min !== undefined && ms < opts.min) {
+      ctx.addIssue({ code: 'custom', message: `duration must be at least ${opts.min}ms` });
+      return z.NEVER;
+    }
+    if (opts.max !== undefined && ms > opts.max) {
+      ctx.addIssue({ code: 'custom', message: `duration must be at most ${opts.max}ms` });
+      return z.NEVER;
+    }
+    return Math.round(ms);
+  });
+}
+
+/** `host:port`, `:port` or a bare port; the host defaults as given. */
+const listenAddress = z
+  .union([z.string(), z.number()])
+  .transform((v) => String(v))
+  .refine((v) => /^(?:(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):)?\d{1,5}$/.test(v), {
+    message: 'must be host:port, :port or a port number',
+  });
+
+const httpUrl = z.url({ protocol: /^https?$/, message: 'must be an absolute http(s) URL' });
+const nonEmptyStrings = z.array(z.string().min(1)).min(1, { message: 'must list at least one value' });
+const cidr = z.string().refine((v) => /^[0-9a-fA-F:.]+(?:\/\d{1,3})?$/.test(v), {
+  message: 'must be an IP address or CIDR such as 10.0.0.0/8',
+});
+
+export const AUTH_TYPES = ['session', 'bearer'] as const;
+export type AuthType = (typeof AUTH_TYPES)[number];
+
+/**
+ * One policy rule: every key present must match (AND). At least one key is required, and
+ * lists may not be empty, so no rule silently matches everything or nothing.
+ */
+export const ruleSchema = z
+  .strictObject({
+    authenticated: z.literal(true).optional(),
+    roles: nonEmptyStrings.optional(),
+    groups: nonEmptyStrings.optional(),
+    emails: nonEmptyStrings.optional(),
+    email_domains: nonEmptyStrings.optional(),
+    claims: z
+      .record(
+        z.string().regex(/^[^.\s]+(?:\.[^.\s]+)*$/, { message: 'must be a dotted claim path such as a.b.c' }),
+        z.array(z.union([z.string(), z.number(), z.boolean()])).min(1, { message: 'must list at least one value' }),
+      )
+      .optional(),
+    auth_types: z.array(z.enum(AUTH_TYPES)).min(1).optional(),
+  })
+  .refine((r) => Object.keys(r).length > 0, { message: 'a rule must name at least one condition' });
+export type RuleConfig = z.infer<typeof ruleSchema>;
+
+export const policySchema = z.union([
+  z.literal('public'),
+  z.strictObject({
+    allow: z.array(ruleSchema).min(1, { message: 'must list at least one rule' }),
+    deny: z.array(ruleSchema).default([]),
+  }),
+]);
+export type PolicyConfig = z.infer<typeof policySchema>;
+
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT'] as const;
+
+export const routeSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'must be 1-64 characters of A-Z a-z 0-9 _ . -' }),
+  match: z
+    .strictObject({
+      /** exact host, or `*.example.com` for any subdomain; absent = any host */
+      host: z
+        .string()
+        .regex(/^(\*\.)?[A-Za-z0-9.-]+(:\d+)?$/, { message: 'must be a host name or *.domain' })
+        .optional(),
+      /** path prefix, segment-aware: /admin matches /admin and /admin/x, not /administrator */
+      path: z.string().startsWith('/', { message: 'must start with /' }).default('/'),
+      methods: z
+        .array(z.string().transform((m) => m.toUpperCase()))
+        .pipe(z.array(z.enum(METHODS)))
+        .optional(),
+    })
+    .prefault({}),
+  upstream: httpUrl,
+  /** upstream response timeout → 504 */
+  timeout: duration({ min: 1 }).default(30_000),
+  connect_timeout: duration({ min: 1 }).default(5_000),
+  auth: z.array(z.enum(AUTH_TYPES)).min(1).default(['session', 'bearer']),
+  policy: policySchema,
+  /** false = dry run: decisions are computed, audited and counted, but the request passes */
+  enforce: z.boolean().default(true),
+  /** audience of the signed assertion; defaults to the upstream's origin */
+  audience: z.string().min(1).optional(),
+  /** send the client's Host upstream instead of the upstream's own */
+  preserve_host: z.boolean().default(false),
+});
+export type RouteConfig = z.infer<typeof routeSchema>;
+
+export const bearerIssuerSchema = z.strictObject({
+  issuer: z.string().min(1),
+  audiences: nonEmptyStrings,
+  algorithms: z
+    .array(z.string())
+    .min(1)
+    .default(['RS256', 'ES256'])
+    .superRefine((algs, ctx) => {
+      for (const alg of algs) {
+        if (/^none$/i.test(alg)) ctx.addIssue({ code: 'custom', message: '"none" is never allowed' });
+        else if (/^HS/i.test(alg))
+          ctx.addIssue({ code: 'custom', message: `"${alg}" is symmetric and refused for an issuer with a JWKS` });
+        else if (!ASYMMETRIC_ALGS.has(alg))
+          ctx.addIssue({ code: 'custom', message: `"${alg}" is not a supported algorithm` });
+      }
+    }),
+  jwks_uri: httpUrl.optional(),
+  clock_skew: duration({ max: 300_000 }).default(30_000),
+  required_claims: z.array(z.string().min(1)).default([]),
+  typ: z.string().min(1).optional(),
+  jwks: z
+    .strictObject({
+      min_ttl: duration().default(60_000),
+      max_ttl: duration().default(3_600_000),
+      /** an unknown kid refetches at most once per cooldown */
+      cooldown: duration().default(30_000),
+      timeout: duration({ min: 1 }).default(5_000),
+    })
+    .prefault({}),
+  introspection: z
+    .strictObject({
+      endpoint: httpUrl.optional(),
+      client_id: z.string().min(1),
+      client_secret: z.string().min(1),
+      auth_method: z.enum(['client_secret_basic', 'client_secret_post']).default('client_secret_basic'),
+      cache_ttl: duration().default(60_000),
+    })
+    .optional(),
+});
+export type BearerIssuerConfig = z.infer<typeof bearerIssuerSchema>;
+
+export const ASYMMETRIC_ALGS = new Set([
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+]);
+
+export const oidcSchema = z.strictObject({
+  issuer: httpUrl,
+  client_id: z.string().min(1),
+  client_secret: z.string().min(1).optional(),
+  token_endpoint_auth_method: z
+    .enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'])
+    .default('client_secret_basic'),
+  /** private JWK (JSON) or PKCS#8 PEM, for private_key_jwt */
+  private_key: z.string().min(1).optional(),
+  scopes: z.array(z.string().min(1)).default(['openid', 'profile', 'email']),
+  /** read the userinfo endpoint after the code exchange and merge its claims */
+  userinfo: z.boolean().default(false),
+  id_token_algorithms: z.array(z.string()).default(['RS256', 'ES256', 'PS256', 'EdDSA']),
+  clock_skew: duration({ max: 300_000 }).default(30_000),
+  /** the login cookie (state, nonce, PKCE verifier) lives this long */
+  login_timeout: duration({ min: 1000, max: 3_600_000 }).default(600_000),
+  timeout: duration({ min: 1 }).default(10_000),
+  extra_auth_params: z.record(z.string(), z.string()).default({}),
+});
+export type OidcConfig = z.infer<typeof oidcSchema>;
+
+export const configSchema = z.strictObject({
+  server: z
+    .strictObject({
+      listen: listenAddress.default('0.0.0.0:8080'),
+      public_url: httpUrl.optional(),
+      endpoints_prefix: z
+        .string()
+        .regex(/^\/[A-Za-z0-9._~-]+(?:\/[A-Za-z0-9._~-]+)*$/, { message: 'must be a path such as /.gatehouse' })
+        .default('/.gatehouse'),
+      trusted_proxies: z.array(cidr).default([]),
+      allowed_redirect_domains: z.array(z.string().min(1)).default([]),
+      tls: z.strictObject({ cert_file: z.string().min(1), key_file: z.string().min(1) }).optional(),
+      /** SIGTERM waits this long for in-flight requests before exiting */
+      shutdown_grace: duration().default(10_000),
+      /** worker processes; auto = one per core */
+      workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).default(1),
+      /** total request header bytes accepted (node's maxHeaderSize) */
+      max_header_size: z.number().int().min(1024).max(1_048_576).default(16_384),
+      /** slow clients: time allowed to send all request headers */
+      headers_timeout: duration({ min: 1000 }).default(20_000),
+    })
+    .prefault({}),
+  admin: z.strictObject({ listen: listenAddress.default('127.0.0.1:9090') }).prefault({}),
+  log: z
+    .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') })
+    .prefault({}),
+  oidc: oidcSchema.optional(),
+  session: z
+    .strictObject({
+      cookie_name: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]{1,64}$/, { message: 'must be 1-64 characters of A-Z a-z 0-9 _ -' })
+        .default('gatehouse'),
+      /** the first seals, every one unseals (rotation) */
+      secrets: z.array(z.string().min(32, { message: 'must be at least 32 characters' })).min(1),
+      idle_timeout: duration({ min: 1000 }).default(3_600_000),
+      max_lifetime: duration({ min: 1000 }).default(43_200_000),
+      /** refresh the access token when it expires within this window */
+      refresh_before: duration().default(60_000),
+      cookie_domain: z.string().min(1).optional(),
+    })
+    .optional(),
+  bearer: z.array(bearerIssuerSchema).default([]),
+  roles: z
+    .strictObject({
+      claims: z.array(z.string().min(1)).default(['groups', 'roles']),
+      map: z.record(z.string(), z.union([z.string().min(1), nonEmptyStrings])).default({}),
+    })
+    .prefault({}),
+  identity: z
+    .strictObject({
+      assertion: z
+        .strictObject({
+          header: z.string().default('X-Gatehouse-Assertion'),
+          algorithm: z.enum(['ES256', 'EdDSA', 'RS256']).default('ES256'),
+          /** private JWK (JSON) or PKCS#8 PEM; absent = generated at startup (one replica only) */
+          key: z.string().min(1).optional(),
+          /** earlier keys, still published in jwks.json until their assertions expire */
+          previous_keys: z.array(z.string().min(1)).default([]),
+          ttl: duration({ min: 1000, max: 300_000 }).default(60_000),
+          /** sign each request's method and URL into the assertion (htm/htu) */
+          bind_request: z.boolean().default(false),
+        })
+        .prefault({}),
+      pass_access_token: z.boolean().default(false),
+    })
+    .prefault({}),
+  cache: z
+    .strictObject({
+      tokens: z.number().int().min(0).max(10_000_000).default(10_000),
+      sessions: z.number().int().min(0).max(10_000_000).default(10_000),
+      assertions: z.number().int().min(0).max(10_000_000).default(10_000),
+    })
+    .prefault({}),
+  audit: z.strictObject({ output: z.string().min(1).default('stdout') }).prefault({}),
+  store: z
+    .string()
+    .refine((v) => v === 'memory' || /^rediss?:\/\//.test(v), { message: 'must be memory or redis://…' })
+    .default('memory'),
+  routes: z.array(routeSchema).min(1, { message: 'must list at least one route' }),
+  tests: z
+    .array(
+      z.strictObject({
+        url: httpUrl,
+        method: z.string().default('GET'),
+        claims: z.record(z.string(), z.unknown()).optional(),
+        auth_type: z.enum(AUTH_TYPES).default('session'),
+        expect: z.enum(['allow', 'deny', 'login']),
+      }),
+    )
+    .default([]),
+});
+
+/** The validated, defaulted, frozen config. */
+export type Config = z.infer<typeof configSchema>;

@@ -1,0 +1,28 @@
+import type { AuthType } from '../config/schema.ts';
+
+/**
+ * Who is calling, whatever the credential: sessions and bearer tokens both produce this
+ * shape, so policies, headers and assertions treat them alike. Frozen once built.
+ */
+export interface Identity {
+  /** issuer of the credential (the IdP) */
+  readonly iss: string;
+  readonly sub: string;
+  /** only a single well-formed address; anything else is not trusted as an email */
+  readonly email?: string;
+  readonly preferredUsername?: string;
+  readonly name?: string;
+  /** raw group/role names read from `roles.claims` paths */
+  readonly groups: readonly string[];
+  /** Gatehouse roles after `roles.map` */
+  readonly roles: readonly string[];
+  /** all claims, for `claims:` rules (never logged) */
+  readonly claims: Readonly<Record<string, unknown>>;
+  readonly authType: AuthType;
+  /** OAuth client id of a machine token (`client_id` or `azp`) */
+  readonly clientId?: string;
+  /** epoch seconds after which this identity must not be used */
+  readonly expiresAt: number;
+  /** session id from the IdP (`sid`), for back-channel logout */
+  readonly sid?: string;
+}
