@@ -1,0 +1,107 @@
+#!/usr/bin/env node
+/**
+ * The gatehouse command: argument parsing only; the work is in src/.
+ * Exit codes: 0 ok, 1 config/policy-test failure or runtime error, 2 bad arguments.
+ */
+import { parseArgs } from 'node:util';
+import { runCheck } from '../src/cli/check.ts';
+import { runDemo } from '../src/cli/demo.ts';
+import { runExplain } from '../src/cli/explain.ts';
+import { runKeygen } from '../src/cli/keygen.ts';
+import { runServe } from '../src/cli/serve.ts';
+import { VERSION } from '../src/version.ts';
+
+const USAGE = `Usage: gatehouse <command> [options]
+
+Commands:
+  serve   [-c FILE]                 run the proxy (FILE: $GATEHOUSE_CONFIG, then config/gatehouse.yaml)
+  check   [-c FILE]                 validate the config and run its policy tests
+  explain [-c FILE] --url URL [--method M] [--claims JSON|@file] [--auth-type session|bearer] [--json]
+                                    show the route, role mapping and decision for a request; no network
+  keygen                            print a fresh cookie secret and an ES256 private JWK
+  demo                              a development IdP, a demo upstream and the proxy on loopback
+
+Options:
+  -c, --config FILE   config file
+  -h, --help          this text
+  -v, --version       the version
+`;
+
+function usageError(message: string): never {
+  process.stderr.write(`gatehouse: ${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+async function main(argv: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (err) {
+    usageError((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (values.version) {
+    process.stdout.write(`gatehouse ${VERSION}\n`);
+    return 0;
+  }
+  const [command, ...rest] = positionals;
+  if (rest.length > 0) usageError(`unexpected argument "${rest[0]}"`);
+  const configFile = values.config ?? process.env.GATEHOUSE_CONFIG ?? 'config/gatehouse.yaml';
+  switch (command) {
+    case 'serve':
+      return runServe(configFile);
+    case 'check':
+      return runCheck(configFile);
+    case 'explain':
+      if (!values.url) usageError('explain needs --url');
+      return runExplain(configFile, {
+        url: values.url,
+        method: values.method,
+        claims: values.claims,
+        authType: values['auth-type'],
+        json: values.json ?? false,
+      });
+    case 'keygen':
+      return runKeygen();
+    case 'demo':
+      return runDemo();
+    case undefined:
+      usageError('a command is required');
+      break;
+    default:
+      usageError(`unknown command "${command}"`);
+  }
+  return 2;
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      url: { type: 'string' },
+      method: { type: 'string' },
+      claims: { type: 'string' },
+      'auth-type': { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
+    },
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`gatehouse: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

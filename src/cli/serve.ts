@@ -1,0 +1,42 @@
+/**
+ * `gatehouse serve`: run until SIGTERM/SIGINT (drain, exit 0); SIGHUP reloads the config.
+ * A config error at startup prints every problem as FILE:LINE:COL and exits 1.
+ */
+import { ConfigError } from '../errors.ts';
+import { startGatehouse } from '../server/gatehouse.ts';
+
+export async function runServe(configFile: string): Promise<number> {
+  let gh: Awaited<ReturnType<typeof startGatehouse>>;
+  try {
+    gh = await startGatehouse({ configFile });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  const log = gh.current().log;
+  process.on('SIGHUP', () => {
+    log.info({}, 'SIGHUP: reloading config');
+    void gh.reload();
+  });
+  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'stopping');
+      gh.shutdown().then(
+        () => resolve(0),
+        (err: unknown) => {
+          log.error({ err }, 'shutdown failed');
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}

@@ -1,0 +1,70 @@
+/**
+ * `{prefix}/auth`: the nginx `auth_request` endpoint. The original request is described by
+ * `X-Original-URI` / `X-Original-Method` (believed only from trusted proxies) or named
+ * explicitly with `?route=NAME`. The answer is 202 + identity headers only for a request a real
+ * allow decision covers – no user agent, path or health-check shortcut – else 401 or 403.
+ * It never redirects: nginx cannot pass a redirect through auth_request, so the shipped
+ * snippet turns 401 into the redirect to `{prefix}/start`.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GatehouseError } from '../errors.ts';
+import type { Runtime } from '../server/runtime.ts';
+import { authorize, forwardHeaders } from './authorize.ts';
+import { parseRequestTarget } from './request-target.ts';
+import { wwwAuthenticate } from './respond-denied.ts';
+import { sendError } from './respond-error.ts';
+import type { Scope } from './scope.ts';
+
+export async function serveAuthRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  scope: Scope,
+  rt: Runtime,
+): Promise<void> {
+  const trusted = rt.isTrustedProxy(req.socket.remoteAddress);
+  const originalUri = trusted ? single(req.headers['x-original-uri']) : undefined;
+  const method = ((trusted && single(req.headers['x-original-method'])) || 'GET').toUpperCase();
+  const named = new URLSearchParams(scope.target!.search).get('route');
+
+  const target = originalUri ? parseRequestTarget(originalUri) : undefined; // bad URI → 400, never 2xx
+  if (target) scope.target = target;
+  const route = named
+    ? rt.routes.byName(named)
+    : target
+      ? rt.routes.match(scope.host, target.path, method)
+      : undefined;
+  if (!route) {
+    // Fail closed with a status nginx understands as "denied" (anything but 2xx/401/403 becomes a 500).
+    scope.outcome = { decision: 'deny', reason: 'route_not_found', status: 403 };
+    sendError(req, res, 'route_not_found', { requestId: scope.requestId, status: 403 });
+    return;
+  }
+  scope.route = route;
+
+  const decision = await authorize(req, scope, rt, route);
+  const cookies = scope.setCookies ? { 'set-cookie': scope.setCookies } : undefined;
+  if (decision.outcome === 'allow') {
+    const headers = await forwardHeaders(req, scope, rt, route);
+    res.writeHead(202, { 'cache-control': 'no-store', ...headers, ...cookies });
+    res.end();
+    return;
+  }
+  if (decision.outcome === 'login') {
+    scope.outcome = { decision: 'login', reason: decision.reason, status: 401 };
+    sendError(req, res, 'no_credentials', {
+      requestId: scope.requestId,
+      headers: { 'www-authenticate': wwwAuthenticate(decision.reason, false), ...cookies },
+    });
+    return;
+  }
+  scope.outcome = { decision: 'deny', reason: decision.reason, status: 403 };
+  const deny: Record<string, string | string[]> = { ...cookies };
+  if (scope.identity?.authType === 'bearer')
+    deny['www-authenticate'] = wwwAuthenticate(decision.reason, true);
+  sendError(req, res, decision.reason, { requestId: scope.requestId, headers: deny });
+}
+
+function single(v: string | string[] | undefined): string | undefined {
+  if (Array.isArray(v)) throw new GatehouseError('bad_request', 'repeated X-Original-* header');
+  return v;
+}

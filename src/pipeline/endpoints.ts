@@ -1,0 +1,72 @@
+/**
+ * endpoints: `{prefix}/…` paths are served by Gatehouse itself, on any host, before routing.
+ * Unknown names under the prefix are 404 – never passed upstream, so an upstream can never
+ * be made to answer for Gatehouse's own paths.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ReasonCode } from '../errors.ts';
+import type { Runtime } from '../server/runtime.ts';
+import { serveAuthRequest } from './auth-request.ts';
+import { sendError } from './respond-error.ts';
+import type { Scope } from './scope.ts';
+import { serveUserinfo } from './userinfo.ts';
+
+export async function serveEndpoint(
+  req: IncomingMessage,
+  res: ServerResponse,
+  scope: Scope,
+  rt: Runtime,
+): Promise<boolean> {
+  const path = scope.target!.path;
+  if (!path.startsWith(rt.prefix) || path.charCodeAt(rt.prefix.length) !== 47 /* '/' */) return false;
+  const name = path.slice(rt.prefix.length + 1);
+  switch (name) {
+    case 'auth':
+      await serveAuthRequest(req, res, scope, rt);
+      return true;
+    case 'userinfo':
+      await serveUserinfo(req, res, scope, rt);
+      return true;
+    case 'jwks.json':
+      res.writeHead(200, {
+        'content-type': 'application/jwk-set+json',
+        'cache-control': 'public, max-age=300',
+      });
+      res.end(JSON.stringify(rt.assertions.jwks()));
+      scope.outcome = { decision: 'allow', reason: 'public_route', status: 200 };
+      return true;
+    case 'start':
+    case 'callback':
+    case 'sign_out': {
+      if (!rt.login) {
+        answer(req, res, scope, 'login_not_configured');
+        return true;
+      }
+      const ctx = {
+        requestId: scope.requestId,
+        publicOrigin: rt.publicOrigin!,
+        prefix: rt.prefix,
+        clientIp: scope.clientIp,
+      };
+      const handler =
+        name === 'start' ? rt.login.start : name === 'callback' ? rt.login.callback : rt.login.signOut;
+      const done = await handler(req, res, ctx);
+      if (name === 'callback')
+        rt.metrics.logins.inc({ result: done.outcome === 'ok' ? 'success' : 'failure' });
+      scope.outcome = {
+        decision: done.outcome === 'ok' ? 'allow' : 'error',
+        reason: done.reason ?? (done.outcome === 'ok' ? 'public_route' : 'internal_error'),
+      };
+      if (done.sub) scope.outcomeIdentity = { sub: done.sub, email: done.email };
+      return true;
+    }
+    default:
+      answer(req, res, scope, 'route_not_found');
+      return true;
+  }
+}
+
+function answer(req: IncomingMessage, res: ServerResponse, scope: Scope, code: ReasonCode): void {
+  scope.outcome = { decision: 'error', reason: code };
+  sendError(req, res, code, { requestId: scope.requestId });
+}

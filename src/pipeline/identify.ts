@@ -1,0 +1,127 @@
+/**
+ * identify + refresh: turn the request's credential into an Identity.
+ * `Authorization: Bearer` wins over a session cookie (a request carrying both is an API call);
+ * a route only reads the credential kinds its `auth:` list names. A presented but refused
+ * credential leaves `scope.authFailure` set to its reason code; no credential leaves both empty.
+ * Warm requests cost a hash and a map hit: the token and session caches hold the verified
+ * result, and the Identity built from it is memoised per cached object.
+ */
+import type { IncomingMessage } from 'node:http';
+import { GatehouseError, type ReasonCode } from '../errors.ts';
+import type { Identity } from '../identity/identity.ts';
+import { needsRefresh } from '../oidc/refresh.ts';
+import { identityFromClaims } from '../policy/identity-from-claims.ts';
+import type { Runtime } from '../server/runtime.ts';
+import type { SessionData } from '../session/session-data.ts';
+import type { VerifiedToken } from '../tokens/bearer-verifier.ts';
+import { extractBearer } from '../tokens/extract-bearer.ts';
+import type { Scope } from './scope.ts';
+
+const byToken = new WeakMap<VerifiedToken, Identity>();
+const bySession = new WeakMap<SessionData, Identity>();
+
+export async function identify(
+  req: IncomingMessage,
+  scope: Scope,
+  rt: Runtime,
+  auth: readonly string[],
+): Promise<void> {
+  let token: string | undefined;
+  try {
+    token = extractBearer(req.headers.authorization);
+  } catch (err) {
+    scope.authFailure = reasonOf(err);
+    return;
+  }
+  if (token !== undefined) {
+    if (!auth.includes('bearer') || !rt.bearer) {
+      scope.authFailure = 'auth_type_not_allowed';
+      return;
+    }
+    try {
+      const verified = await rt.bearer.verify(token);
+      scope.identity = tokenIdentity(verified, rt);
+      scope.accessToken = token;
+    } catch (err) {
+      scope.authFailure = reasonOf(err);
+    }
+    return;
+  }
+  if (auth.includes('session') && rt.sessions) await identifySession(req, scope, rt);
+}
+
+async function identifySession(req: IncomingMessage, scope: Scope, rt: Runtime): Promise<void> {
+  const codec = rt.sessions!;
+  const read = await codec.read(req.headers.cookie);
+  if (read.reason) {
+    scope.authFailure = read.reason;
+    scope.setCookies = codec.clear(read.present);
+    return;
+  }
+  let session = read.session;
+  if (!session) return;
+  if (await rt.revocations.isRevoked(session.id)) {
+    scope.authFailure = 'session_revoked';
+    scope.setCookies = codec.clear(read.present);
+    return;
+  }
+  let reseal = read.reseal;
+  if (rt.refresher && session.refreshToken && needsRefresh(session, rt.config.session!.refresh_before)) {
+    try {
+      session = await rt.refresher.refresh(session);
+      rt.metrics.sessionRefresh.inc({ result: 'ok' });
+      reseal = true;
+    } catch (err) {
+      rt.metrics.sessionRefresh.inc({ result: 'error' });
+      rt.log.info(
+        { request_id: scope.requestId, reason: reasonOf(err) },
+        'session refresh failed; session ended',
+      );
+      scope.authFailure = 'refresh_failed';
+      scope.setCookies = codec.clear(read.present);
+      return;
+    }
+  }
+  if (reseal) scope.setCookies = await codec.write(session, read.present);
+  scope.identity = sessionIdentity(session, rt);
+  scope.accessToken = session.accessToken;
+}
+
+function tokenIdentity(v: VerifiedToken, rt: Runtime): Identity {
+  let id = byToken.get(v);
+  if (!id) {
+    id = identityFromClaims(
+      { ...v.claims },
+      {
+        authType: 'bearer',
+        mapper: rt.mapper,
+        expiresAt: v.expiresAt,
+        iss: v.issuer,
+      },
+    );
+    byToken.set(v, id);
+  }
+  return id;
+}
+
+function sessionIdentity(s: SessionData, rt: Runtime): Identity {
+  let id = bySession.get(s);
+  if (!id) {
+    const cfg = rt.config.session!;
+    id = identityFromClaims(
+      { ...s.claims },
+      {
+        authType: 'session',
+        mapper: rt.mapper,
+        expiresAt: s.createdAt + Math.floor(cfg.max_lifetime / 1000),
+        iss: s.iss,
+      },
+    );
+    bySession.set(s, id);
+  }
+  return id;
+}
+
+function reasonOf(err: unknown): ReasonCode {
+  return err instanceof GatehouseError ? err.code : 'internal_error';
+}

@@ -1,0 +1,36 @@
+/**
+ * observe: when the response is done, one audit line and the request counter. Registered first,
+ * so every request – endpoint, error, proxied – is accounted for exactly once.
+ */
+import type { ServerResponse } from 'node:http';
+import type { Runtime } from '../server/runtime.ts';
+import type { Scope } from './scope.ts';
+
+export function observe(res: ServerResponse, scope: Scope, rt: Runtime): void {
+  res.once('close', () => {
+    const d = scope.decision;
+    const outcome = scope.outcome ?? {
+      decision: d ? d.outcome : ('allow' as const),
+      reason: d ? d.reason : ('public_route' as const),
+    };
+    const route = scope.route?.name ?? (scope.outcome ? '(gatehouse)' : '(none)');
+    rt.metrics.requests.inc({ route, decision: outcome.decision });
+    rt.audit.write({
+      request_id: scope.requestId,
+      route: scope.route?.name,
+      method: scope.method,
+      host: scope.host,
+      path: scope.target?.path ?? '(unparsed)',
+      client_ip: scope.clientIp,
+      sub: scope.identity?.sub ?? scope.outcomeIdentity?.sub,
+      email: scope.identity?.email ?? scope.outcomeIdentity?.email,
+      auth_type: scope.identity?.authType,
+      decision: outcome.decision,
+      reason: outcome.reason,
+      rule: d?.rule,
+      dry_run: d?.dryRun || undefined,
+      status: res.headersSent ? res.statusCode : 0,
+      duration_ms: Number(process.hrtime.bigint() - scope.startedAt) / 1e6,
+    });
+  });
+}

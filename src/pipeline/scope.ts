@@ -1,0 +1,99 @@
+/**
+ * The per-request scope: what every stage reads and writes, created once by `accept`.
+ * Client address, protocol, host and request id come from the socket unless the peer is a
+ * trusted proxy – only then are `X-Forwarded-*` and `X-Request-Id` believed.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import type { ReasonCode } from '../errors.ts';
+import type { Identity } from '../identity/identity.ts';
+import type { Decision } from '../policy/compile-policy.ts';
+import type { CompiledRoute } from '../policy/route-table.ts';
+import type { RequestTarget } from './request-target.ts';
+
+export interface Scope {
+  readonly requestId: string;
+  readonly startedAt: bigint;
+  readonly clientIp: string;
+  readonly proto: 'http' | 'https';
+  /** host as the client addressed it (lower-case, port kept) */
+  readonly host: string;
+  readonly method: string;
+  target?: RequestTarget;
+  route?: CompiledRoute;
+  identity?: Identity;
+  /** the credential presented, for pass_access_token (never logged) */
+  accessToken?: string;
+  /** why identification failed, when a credential was presented but refused */
+  authFailure?: ReasonCode;
+  decision?: Decision;
+  /** Set-Cookie values to send with whatever response this request gets */
+  setCookies?: string[];
+  /** recorded for the audit line when the pipeline answers itself */
+  outcome?: { decision: 'allow' | 'deny' | 'login' | 'error'; reason: ReasonCode; status?: number };
+  /** who a login endpoint just signed in or out, for the audit line */
+  outcomeIdentity?: { sub: string; email?: string };
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function createScope(req: IncomingMessage, isTrusted: (ip: string | undefined) => boolean): Scope {
+  const remote = req.socket.remoteAddress ?? '';
+  const trusted = isTrusted(remote);
+  const h = req.headers;
+  const inboundId = trusted ? firstValue(h['x-request-id']) : undefined;
+  const fwdProto = trusted
+    ? firstValue(h['x-forwarded-proto'])?.split(',')[0]?.trim().toLowerCase()
+    : undefined;
+  const fwdHost = trusted ? firstValue(h['x-forwarded-host'])?.split(',')[0]?.trim() : undefined;
+  return {
+    requestId: inboundId && REQUEST_ID.test(inboundId) ? inboundId : randomUUID(),
+    startedAt: process.hrtime.bigint(),
+    clientIp: trusted
+      ? clientFromForwardedFor(h['x-forwarded-for'], remote, isTrusted)
+      : stripV4Mapped(remote),
+    proto:
+      fwdProto === 'https' || fwdProto === 'http'
+        ? fwdProto
+        : (req.socket as TLSSocket).encrypted
+          ? 'https'
+          : 'http',
+    host: sanitizeHost(fwdHost ?? h.host ?? ''),
+    method: req.method ?? 'GET',
+  };
+}
+
+/**
+ * The client is the right-most X-Forwarded-For entry that is not itself a trusted proxy:
+ * entries left of it were written by the client and prove nothing.
+ */
+function clientFromForwardedFor(
+  header: string | string[] | undefined,
+  remote: string,
+  isTrusted: (ip: string | undefined) => boolean,
+): string {
+  const chain = (Array.isArray(header) ? header.join(',') : (header ?? ''))
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (let i = chain.length - 1; i >= 0; i--) {
+    const ip = chain[i]!;
+    if (!isTrusted(ip)) return stripV4Mapped(ip).slice(0, 64);
+  }
+  return stripV4Mapped(chain[0] ?? remote).slice(0, 64);
+}
+
+function stripV4Mapped(ip: string): string {
+  return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+}
+
+function firstValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** A Host we will echo into redirects: hostname[:port] characters only, else empty. */
+function sanitizeHost(host: string): string {
+  const h = host.trim().toLowerCase();
+  return /^(?:\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::\d{1,5})?$/.test(h) && h.length <= 255 ? h : '';
+}

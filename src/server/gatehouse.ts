@@ -1,0 +1,169 @@
+/**
+ * One Gatehouse process: the public listener (proxy mode and `{prefix}/…` endpoints), the
+ * admin listener (/healthz, /readyz, /metrics), config reload and graceful shutdown.
+ *   load → validate → build → listen
+ */
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { Registry } from 'prom-client';
+import { type LoadedConfig, loadConfig, redactConfig } from '../config/load.ts';
+import { ConfigError } from '../errors.ts';
+import { createAuditLog } from '../observe/audit.ts';
+import { createLogger, type Log } from '../observe/logger.ts';
+import { createMetrics } from '../observe/metrics.ts';
+import { handleRequest, handleUpgrade } from '../pipeline/handle-request.ts';
+import { sendError } from '../pipeline/respond-error.ts';
+import { createUpstreamProxy } from '../proxy/upstream-proxy.ts';
+import { createMemoryStore } from '../store/store.ts';
+import { createOutboundDispatcher } from '../util/outbound.ts';
+import { serveAdmin } from './admin.ts';
+import { buildRuntime, type Runtime, type Shared, startRuntime } from './runtime.ts';
+
+export interface Gatehouse {
+  readonly publicAddress: AddressInfo;
+  readonly adminAddress: AddressInfo;
+  /** the live runtime (tests and the admin listener read it) */
+  current(): Runtime;
+  /** re-read the config file; an invalid config is refused and the old one keeps serving */
+  reload(): Promise<{ ok: true } | { ok: false; error: ConfigError }>;
+  /** stop accepting, let in-flight requests finish within the grace period, close */
+  shutdown(): Promise<void>;
+}
+
+export interface StartOptions {
+  configFile: string;
+  log?: Log;
+  registry?: Registry;
+}
+
+export async function startGatehouse(opts: StartOptions): Promise<Gatehouse> {
+  const loaded = await loadConfig(opts.configFile);
+  const config = loaded.config;
+  const log = opts.log ?? createLogger({ level: config.log.level });
+  const metrics = createMetrics(opts.registry ?? new Registry());
+  const shared: Shared = {
+    log,
+    metrics,
+    dispatcher: createOutboundDispatcher(),
+    proxy: createUpstreamProxy({ logger: log }),
+    audit: createAuditLog(config.audit.output),
+    revocations: createMemoryStore(),
+  };
+  let rt = await buildRuntime(loaded, shared);
+  startRuntime(rt);
+  log.info({ config: redactConfig(loaded) }, 'effective config');
+  let draining = false;
+
+  const onRequest: Parameters<typeof createHttpServer>[1] = (req, res) => {
+    if (draining) res.setHeader('connection', 'close');
+    handleRequest(req, res, rt).catch((err: unknown) => {
+      log.error({ err }, 'request failed outside the pipeline');
+      sendError(req, res, 'internal_error');
+    });
+  };
+  const serverOptions = {
+    maxHeaderSize: config.server.max_header_size,
+    headersTimeout: config.server.headers_timeout,
+    requestTimeout: 0, // bodies stream for as long as the route allows; headers are bounded above
+    keepAliveTimeout: 5_000,
+  };
+  const tls = config.server.tls;
+  const server: Server = tls
+    ? createHttpsServer(
+        { ...serverOptions, cert: readFileSync(tls.cert_file), key: readFileSync(tls.key_file) },
+        onRequest,
+      )
+    : createHttpServer(serverOptions, onRequest);
+  server.on('upgrade', (req, socket, head) => {
+    handleUpgrade(req, socket, head, rt).catch(() => socket.destroy());
+  });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    // Malformed requests, oversized headers and slow clients: a bare status, no details.
+    if (!socket.writable) return socket.destroy();
+    const status =
+      err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    socket.end(
+      `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`,
+    );
+  });
+
+  const admin = createHttpServer((req, res) => serveAdmin(req, res, rt, { draining: () => draining }));
+
+  await listen(server, config.server.listen);
+  await listen(admin, config.admin.listen);
+  const publicAddress = server.address() as AddressInfo;
+  const adminAddress = admin.address() as AddressInfo;
+  log.info(
+    {
+      listen: `${publicAddress.address}:${publicAddress.port}`,
+      admin: `${adminAddress.address}:${adminAddress.port}`,
+    },
+    'gatehouse listening',
+  );
+
+  let reloading: Promise<unknown> = Promise.resolve();
+  return {
+    publicAddress,
+    adminAddress,
+    current: () => rt,
+    reload() {
+      const next = reloading.then(async () => {
+        let fresh: LoadedConfig;
+        try {
+          fresh = await loadConfig(opts.configFile);
+        } catch (err) {
+          const error = err instanceof ConfigError ? err : new ConfigError([]);
+          metrics.configReloads.inc({ result: 'error' });
+          log.error(
+            { problems: error.problems.map((p) => `${p.file}:${p.line}:${p.col} ${p.path}: ${p.message}`) },
+            'config reload refused; the previous config keeps serving',
+          );
+          return { ok: false as const, error };
+        }
+        const old = rt;
+        rt = await buildRuntime(fresh, shared, old);
+        startRuntime(rt);
+        old.close();
+        metrics.configReloads.inc({ result: 'success' });
+        log.info({ config: redactConfig(fresh) }, 'config reloaded');
+        return { ok: true as const };
+      });
+      reloading = next.catch(() => undefined);
+      return next;
+    },
+    async shutdown() {
+      draining = true;
+      const grace = rt.config.server.shutdown_grace;
+      log.info({ grace_ms: grace }, 'shutting down: draining in-flight requests');
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const timer = setTimeout(() => server.closeAllConnections(), grace);
+      await closed;
+      clearTimeout(timer);
+      await new Promise<void>((resolve) => {
+        admin.close(() => resolve());
+        admin.closeAllConnections();
+      });
+      rt.close();
+      shared.proxy.close();
+      await shared.revocations.close();
+      shared.audit.flush();
+      await (shared.dispatcher as { close?: () => Promise<void> }).close?.();
+    },
+  };
+}
+
+function listen(server: Server, address: string): Promise<void> {
+  const i = address.lastIndexOf(':');
+  const host = i > 0 ? address.slice(0, i).replace(/^\[|\]$/g, '') : undefined;
+  const port = Number(i >= 0 ? address.slice(i + 1) : address);
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ port, host: host || undefined }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
