@@ -4,12 +4,9 @@
  * Exit codes: 0 ok, 1 config/policy-test failure or runtime error, 2 bad arguments.
  */
 import { parseArgs } from 'node:util';
-import { runCheck } from '../src/cli/check.ts';
-import { runDemo } from '../src/cli/demo.ts';
-import { runExplain } from '../src/cli/explain.ts';
-import { runKeygen } from '../src/cli/keygen.ts';
-import { runServe } from '../src/cli/serve.ts';
 import { VERSION } from '../src/version.ts';
+
+// Each command loads only what it needs: `check` and `explain` never load the proxy.
 
 const USAGE = `Usage: gatehouse <command> [options]
 
@@ -53,12 +50,12 @@ async function main(argv: string[]): Promise<number> {
   const configFile = values.config ?? process.env.GATEHOUSE_CONFIG ?? 'config/gatehouse.yaml';
   switch (command) {
     case 'serve':
-      return runServe(configFile);
+      return (await import('../src/cli/serve.ts')).runServe(configFile);
     case 'check':
-      return runCheck(configFile);
+      return (await import('../src/cli/check.ts')).runCheck(configFile);
     case 'explain':
       if (!values.url) usageError('explain needs --url');
-      return runExplain(configFile, {
+      return (await import('../src/cli/explain.ts')).runExplain(configFile, {
         url: values.url,
         method: values.method,
         claims: values.claims,
@@ -66,9 +63,9 @@ async function main(argv: string[]): Promise<number> {
         json: values.json ?? false,
       });
     case 'keygen':
-      return runKeygen();
+      return (await import('../src/cli/keygen.ts')).runKeygen();
     case 'demo':
-      return runDemo();
+      return (await import('../src/cli/demo.ts')).runDemo();
     case undefined:
       usageError('a command is required');
       break;

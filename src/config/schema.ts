@@ -17,7 +17,10 @@ export function duration(opts: { min?: number; max?: number } = {}) {
     } else {
       const m = DURATION.exec(value.trim());
       if (!m) {
-        ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration (use 500ms, 30s, 5m, 1h, 1d)` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `"${value}" is not a duration (use 500ms, 30s, 5m, 1h, 1d)`,
+        });
         return z.NEVER;
       }
       ms = Number(m[1]) * (UNIT_MS[m[2]!] ?? 1);
@@ -69,7 +72,9 @@ export const ruleSchema = z
     claims: z
       .record(
         z.string().regex(/^[^.\s]+(?:\.[^.\s]+)*$/, { message: 'must be a dotted claim path such as a.b.c' }),
-        z.array(z.union([z.string(), z.number(), z.boolean()])).min(1, { message: 'must list at least one value' }),
+        z
+          .array(z.union([z.string(), z.number(), z.boolean()]))
+          .min(1, { message: 'must list at least one value' }),
       )
       .optional(),
     auth_types: z.array(z.enum(AUTH_TYPES)).min(1).optional(),
@@ -89,7 +94,9 @@ export type PolicyConfig = z.infer<typeof policySchema>;
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT'] as const;
 
 export const routeSchema = z.strictObject({
-  name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'must be 1-64 characters of A-Z a-z 0-9 _ . -' }),
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'must be 1-64 characters of A-Z a-z 0-9 _ . -' }),
   match: z
     .strictObject({
       /** exact host, or `*.example.com` for any subdomain; absent = any host */
@@ -131,7 +138,10 @@ export const bearerIssuerSchema = z.strictObject({
       for (const alg of algs) {
         if (/^none$/i.test(alg)) ctx.addIssue({ code: 'custom', message: '"none" is never allowed' });
         else if (/^HS/i.test(alg))
-          ctx.addIssue({ code: 'custom', message: `"${alg}" is symmetric and refused for an issuer with a JWKS` });
+          ctx.addIssue({
+            code: 'custom',
+            message: `"${alg}" is symmetric and refused for an issuer with a JWKS`,
+          });
         else if (!ASYMMETRIC_ALGS.has(alg))
           ctx.addIssue({ code: 'custom', message: `"${alg}" is not a supported algorithm` });
       }
@@ -203,7 +213,9 @@ export const configSchema = z.strictObject({
       public_url: httpUrl.optional(),
       endpoints_prefix: z
         .string()
-        .regex(/^\/[A-Za-z0-9._~-]+(?:\/[A-Za-z0-9._~-]+)*$/, { message: 'must be a path such as /.gatehouse' })
+        .regex(/^\/[A-Za-z0-9._~-]+(?:\/[A-Za-z0-9._~-]+)*$/, {
+          message: 'must be a path such as /.gatehouse',
+        })
         .default('/.gatehouse'),
       trusted_proxies: z.array(cidr).default([]),
       allowed_redirect_domains: z.array(z.string().min(1)).default([]),

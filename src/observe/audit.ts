@@ -4,7 +4,6 @@
  * `rule` names the policy rule that decided. Tokens and cookies are never written here –
  * only the identity's sub/email and the request's method, host and path (never the query).
  */
-import { createWriteStream } from 'node:fs';
 import pino from 'pino';
 import type { ReasonCode } from '../errors.ts';
 
@@ -40,7 +39,7 @@ export function createAuditLog(output: string): AuditLog {
       ? pino.destination({ fd: 1, sync: false })
       : output === 'stderr'
         ? pino.destination({ fd: 2, sync: false })
-        : createWriteStream(output, { flags: 'a', mode: 0o640 });
+        : pino.destination({ dest: output, append: true, sync: false, mode: 0o640 });
   const logger = pino(
     {
       base: { log: 'audit' },

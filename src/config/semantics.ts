@@ -1,0 +1,198 @@
+/**
+ * Checks that span keys — what the schema alone cannot see. Pure: the validated config in,
+ * every problem out (with a path, positioned later by the loader), nothing mutated.
+ *
+ * Each check here is a config that would start and then fail at 2 a.m.: a route nobody can
+ * ever log into, a role no user can ever have, a login with nowhere to keep the session.
+ */
+
+import type { PathProblem } from './positions.ts';
+import type { Config, RouteConfig, RuleConfig } from './schema.ts';
+
+export function validateSemantics(config: Config): PathProblem[] {
+  return [
+    ...loginChecks(config),
+    ...routeChecks(config),
+    ...roleChecks(config),
+    ...bearerChecks(config),
+    ...testChecks(config),
+  ];
+}
+
+function loginChecks(config: Config): PathProblem[] {
+  const out: PathProblem[] = [];
+  const { oidc, session } = config;
+  if (oidc && !session) {
+    out.push({
+      path: ['session'],
+      anchor: ['oidc'],
+      message:
+        'oidc is configured but session is not: a browser login needs session.secrets to keep the session',
+    });
+  }
+  if (session && !oidc) {
+    out.push({
+      path: ['session'],
+      at: 'key',
+      message: 'session is configured but oidc is not: sessions come from the OIDC login',
+    });
+  }
+  if (oidc && config.server.public_url === undefined) {
+    out.push({
+      path: ['server', 'public_url'],
+      anchor: ['oidc'],
+      message:
+        'server.public_url is required with oidc: the redirect_uri is public_url + endpoints_prefix + /callback',
+    });
+  }
+  if (oidc) {
+    const method = oidc.token_endpoint_auth_method;
+    if (
+      (method === 'client_secret_basic' || method === 'client_secret_post') &&
+      oidc.client_secret === undefined
+    ) {
+      out.push({
+        path: ['oidc', 'client_secret'],
+        message: `client_secret is required with token_endpoint_auth_method "${method}" (or set it to "none" for a public client)`,
+      });
+    }
+    if (method === 'private_key_jwt' && oidc.private_key === undefined) {
+      out.push({ path: ['oidc', 'private_key'], message: 'private_key is required with "private_key_jwt"' });
+    }
+  }
+  if (session && session.idle_timeout > session.max_lifetime) {
+    out.push({
+      path: ['session', 'idle_timeout'],
+      message: 'idle_timeout must not be longer than max_lifetime',
+    });
+  }
+  return out;
+}
+
+function routeChecks(config: Config): PathProblem[] {
+  const out: PathProblem[] = [];
+  const firstByName = new Map<string, number>();
+  const prefix = config.server.endpoints_prefix;
+  config.routes.forEach((route, i) => {
+    const first = firstByName.get(route.name);
+    if (first === undefined) firstByName.set(route.name, i);
+    else
+      out.push({
+        path: ['routes', i, 'name'],
+        message: `duplicate route name "${route.name}" (first at routes[${first}])`,
+      });
+
+    if (underPrefix(route.match.path, prefix)) {
+      out.push({
+        path: ['routes', i, 'match', 'path'],
+        message: `"${route.match.path}" is under server.endpoints_prefix "${prefix}": gatehouse answers those paths itself, so this route is never reached`,
+      });
+    }
+
+    if (route.policy !== 'public') {
+      const usable = route.auth.filter((a) =>
+        a === 'bearer' ? config.bearer.length > 0 : config.session !== undefined,
+      );
+      if (usable.length === 0) {
+        out.push({
+          path: ['routes', i, 'auth'],
+          message: `nothing can ever authenticate on this route: auth is [${route.auth.join(', ')}] but ${missingAuth(route, config)}`,
+        });
+      }
+    }
+  });
+  return out;
+}
+
+function missingAuth(route: RouteConfig, config: Config): string {
+  const gaps: string[] = [];
+  if (route.auth.includes('session') && config.session === undefined)
+    gaps.push('no session/oidc login is configured');
+  if (route.auth.includes('bearer') && config.bearer.length === 0)
+    gaps.push('no bearer issuers are configured');
+  return gaps.join(' and ');
+}
+
+/** Identity roles are exactly the values of roles.map, so a rule naming another role never matches. */
+function roleChecks(config: Config): PathProblem[] {
+  const known = new Set(Object.values(config.roles.map).flatMap((v) => (typeof v === 'string' ? [v] : v)));
+  const out: PathProblem[] = [];
+  config.routes.forEach((route, i) => {
+    if (route.policy === 'public') return;
+    const lists: [string, readonly RuleConfig[]][] = [
+      ['allow', route.policy.allow],
+      ['deny', route.policy.deny],
+    ];
+    for (const [kind, rules] of lists) {
+      rules.forEach((rule, j) => {
+        rule.roles?.forEach((role, k) => {
+          if (!known.has(role)) {
+            out.push({
+              path: ['routes', i, 'policy', kind, j, 'roles', k],
+              message: `unknown role "${role}" – roles come from roles.map`,
+            });
+          }
+        });
+      });
+    }
+  });
+  return out;
+}
+
+/** Tokens are matched to their issuer entry by `iss`; two entries for one issuer are ambiguous. */
+function bearerChecks(config: Config): PathProblem[] {
+  const out: PathProblem[] = [];
+  const first = new Map<string, number>();
+  config.bearer.forEach((entry, i) => {
+    const seen = first.get(entry.issuer);
+    if (seen === undefined) first.set(entry.issuer, i);
+    else
+      out.push({
+        path: ['bearer', i, 'issuer'],
+        message: `issuer "${entry.issuer}" is listed twice (first at bearer[${seen}])`,
+      });
+  });
+  return out;
+}
+
+function testChecks(config: Config): PathProblem[] {
+  const out: PathProblem[] = [];
+  config.tests.forEach((test, i) => {
+    let url: URL;
+    try {
+      url = new URL(test.url);
+    } catch {
+      return; // the schema already refused it
+    }
+    const method = test.method.toUpperCase();
+    if (!config.routes.some((route) => routeMatches(route, url, method))) {
+      out.push({ path: ['tests', i, 'url'], message: `no route matches ${method} ${test.url}` });
+    }
+  });
+  return out;
+}
+
+/**
+ * Host, path prefix and method — the same rules as the route table, kept minimal here so that
+ * `check` can warn about a test that exercises nothing.
+ */
+export function routeMatches(route: RouteConfig, url: URL, method: string): boolean {
+  const { host, path, methods } = route.match;
+  if (methods !== undefined && !methods.includes(method as (typeof methods)[number])) return false;
+  if (host !== undefined && !hostMatches(host.toLowerCase(), url)) return false;
+  return (
+    path === '/' || url.pathname === path || url.pathname.startsWith(path.endsWith('/') ? path : `${path}/`)
+  );
+}
+
+function hostMatches(pattern: string, url: URL): boolean {
+  const actual = pattern.includes(':') ? url.host : url.hostname;
+  if (pattern.startsWith('*.'))
+    return actual.endsWith(pattern.slice(1)) && actual.length > pattern.length - 1;
+  return actual === pattern;
+}
+
+/** Segment-aware: `/.gatehouse/x` is under `/.gatehouse`, `/.gatehouse2` is not. */
+function underPrefix(path: string, prefix: string): boolean {
+  return path === prefix || path.startsWith(`${prefix}/`);
+}

@@ -1,0 +1,149 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseConfig } from '../../../src/config/load.ts';
+import { routeMatches, validateSemantics } from '../../../src/config/semantics.ts';
+import { ConfigError, type ConfigProblem } from '../../../src/errors.ts';
+
+const SECRET = 'x'.repeat(32);
+/** oidc + session + one bearer issuer: every auth type is usable. */
+const LOGIN = `server: { public_url: https://app.example.com }
+oidc: { issuer: https://idp.example.com, client_id: gh, client_secret: s }
+session: { secrets: [${SECRET}] }
+bearer: [ { issuer: https://idp.example.com, audiences: [api] } ]
+roles: { map: { Okta-Admins: admin, Eng: [dev, reader] } }
+`;
+
+function parse(text: string) {
+  return parseConfig(text, 'gh.yaml', { env: {}, readFile: () => '' });
+}
+
+function problems(text: string): string[] {
+  try {
+    parse(text);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, String(err));
+    return err.problems.map((p: ConfigProblem) => `${p.line}:${p.col} ${p.path}: ${p.message}`);
+  }
+  assert.fail('the config was accepted');
+}
+
+describe('validateSemantics', () => {
+  it('accepts a consistent config, without mutating it', () => {
+    const { config } = parse(
+      `${LOGIN}routes:\n  - { name: a, upstream: http://a, policy: { allow: [ { roles: [admin, reader] } ] } }\ntests:\n  - { url: https://app.example.com/x, expect: allow }\n`,
+    );
+    assert.deepEqual(validateSemantics(config), []);
+  });
+
+  it('refuses duplicate route names at the second name', () => {
+    assert.deepEqual(
+      problems(
+        `routes:\n  - { name: a, upstream: http://a, policy: public }\n  - name: a\n    upstream: http://b\n    policy: public\n`,
+      ),
+      ['3:11 routes[1].name: duplicate route name "a" (first at routes[0])'],
+    );
+  });
+
+  it('needs a session with oidc, oidc with a session, and public_url with oidc', () => {
+    const routes = 'routes: [ { name: a, upstream: http://a, policy: public } ]\n';
+    assert.deepEqual(
+      problems(`oidc: { issuer: https://idp.example.com, client_id: gh, client_secret: s }\n${routes}`),
+      [
+        '1:1 server.public_url: server.public_url is required with oidc: the redirect_uri is public_url + endpoints_prefix + /callback',
+        '1:1 session: oidc is configured but session is not: a browser login needs session.secrets to keep the session',
+      ],
+    );
+    assert.deepEqual(problems(`${routes}session:\n  secrets: [${SECRET}]\n`), [
+      '2:1 session: session is configured but oidc is not: sessions come from the OIDC login',
+    ]);
+  });
+
+  it('needs the client credential the token endpoint auth method uses', () => {
+    const text = `${LOGIN.replace('client_secret: s', 'token_endpoint_auth_method: private_key_jwt')}routes: [ { name: a, upstream: http://a, policy: public } ]\n`;
+    assert.deepEqual(problems(text), [
+      '2:1 oidc.private_key: private_key is required with "private_key_jwt"',
+    ]);
+  });
+
+  it('refuses a protected route nothing can authenticate on', () => {
+    const route =
+      'routes:\n  - name: a\n    upstream: http://a\n    auth: [bearer]\n    policy: { allow: [ { authenticated: true } ] }\n';
+    assert.deepEqual(problems(route), [
+      '4:11 routes[0].auth: nothing can ever authenticate on this route: auth is [bearer] but no bearer issuers are configured',
+    ]);
+    // The default auth [session, bearer]: positioned at the route, since auth is not written.
+    assert.deepEqual(problems(route.replace('    auth: [bearer]\n', '')), [
+      '2:5 routes[0].auth: nothing can ever authenticate on this route: auth is [session, bearer] but no session/oidc login is configured and no bearer issuers are configured',
+    ]);
+    // A session makes [session, bearer] usable even without bearer issuers.
+    const withLogin = LOGIN.replace(/bearer: .*\n/, '');
+    assert.equal(parse(`${withLogin}${route.replace('    auth: [bearer]\n', '')}`).config.bearer.length, 0);
+    // A public route needs no credentials at all.
+    assert.equal(
+      parse(route.replace('{ allow: [ { authenticated: true } ] }', 'public')).config.routes.length,
+      1,
+    );
+  });
+
+  it('refuses a role that roles.map never produces, at the role', () => {
+    const text = `${LOGIN}routes:\n  - name: a\n    upstream: http://a\n    policy:\n      allow: [ { roles: [admin] } ]\n      deny:\n        - roles: [dev, Okta-Admins]\n`;
+    assert.deepEqual(problems(text), [
+      '12:24 routes[0].policy.deny[0].roles[1]: unknown role "Okta-Admins" – roles come from roles.map',
+    ]);
+  });
+
+  it('refuses a route under the endpoints prefix', () => {
+    assert.deepEqual(
+      problems(
+        'server: { endpoints_prefix: /oauth2 }\nroutes:\n  - { name: a, upstream: http://a, policy: public, match: { path: /oauth2/x } }\n',
+      ),
+      [
+        '3:67 routes[0].match.path: "/oauth2/x" is under server.endpoints_prefix "/oauth2": gatehouse answers those paths itself, so this route is never reached',
+      ],
+    );
+    assert.equal(
+      parse('routes: [ { name: a, upstream: http://a, policy: public, match: { path: /oauth22 } } ]\n').config
+        .routes.length,
+      1,
+    );
+  });
+
+  it('refuses the same bearer issuer twice', () => {
+    const twice =
+      'bearer: [ { issuer: https://idp.example.com, audiences: [api] }, { issuer: https://idp.example.com, audiences: [x] } ]';
+    const text = `${LOGIN.replace(/bearer: .*/, twice)}routes: [ { name: a, upstream: http://a, policy: public } ]\n`;
+    assert.deepEqual(problems(text), [
+      '4:76 bearer[1].issuer: issuer "https://idp.example.com" is listed twice (first at bearer[0])',
+    ]);
+  });
+
+  it('refuses a policy test whose URL no route matches', () => {
+    const text = `routes:\n  - { name: a, upstream: http://a, policy: public, match: { host: app.example.com, path: /app, methods: [GET] } }\ntests:\n  - { url: https://app.example.com/app/x, expect: allow }\n  - { url: https://other.example.com/app, expect: allow }\n  - { url: https://app.example.com/application, expect: allow }\n  - { url: https://app.example.com/app, method: post, expect: allow }\n`;
+    assert.deepEqual(problems(text), [
+      '5:12 tests[1].url: no route matches GET https://other.example.com/app',
+      '6:12 tests[2].url: no route matches GET https://app.example.com/application',
+      '7:12 tests[3].url: no route matches POST https://app.example.com/app',
+    ]);
+  });
+});
+
+describe('routeMatches', () => {
+  const route = (match: Record<string, unknown>) =>
+    parse(`routes: [ { name: a, upstream: http://a, policy: public, match: ${JSON.stringify(match)} } ]\n`)
+      .config.routes[0]!;
+
+  it('matches wildcard hosts on subdomains only, and ports when the pattern has one', () => {
+    const wild = route({ host: '*.example.com' });
+    assert.equal(routeMatches(wild, new URL('https://a.example.com/'), 'GET'), true);
+    assert.equal(routeMatches(wild, new URL('https://a.b.example.com/'), 'GET'), true);
+    assert.equal(routeMatches(wild, new URL('https://example.com/'), 'GET'), false);
+    assert.equal(routeMatches(wild, new URL('https://badexample.com/'), 'GET'), false);
+    const ported = route({ host: 'app.example.com:8443' });
+    assert.equal(routeMatches(ported, new URL('https://app.example.com:8443/'), 'GET'), true);
+    assert.equal(routeMatches(ported, new URL('https://app.example.com/'), 'GET'), false);
+    assert.equal(
+      routeMatches(route({ host: 'App.Example.com' }), new URL('https://app.example.com/'), 'GET'),
+      true,
+    );
+  });
+});
