@@ -28,7 +28,7 @@ export async function identify(
 ): Promise<void> {
   let token: string | undefined;
   try {
-    token = extractBearer(req.headers.authorization);
+    token = extractBearer(req.headersDistinct.authorization); // distinct: a repeated header is refused, not silently the first
   } catch (err) {
     scope.authFailure = reasonOf(err);
     return;

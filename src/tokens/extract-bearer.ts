@@ -1,0 +1,44 @@
+/**
+ * The bearer token of a request, read strictly: a lenient parser is how two components end up
+ * disagreeing about which credential a request carries.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-2.1
+ */
+import { tokenError } from './token-errors.ts';
+
+/** `b64token` of RFC 6750 §2.1 (the token68 alphabet, `=` only as trailing padding). */
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+const SCHEME = 'bearer';
+
+/**
+ * The token of `Authorization: Bearer <token>`, or `undefined` when the request carries no bearer
+ * credential (no header, or another scheme such as Basic, which is not ours to judge).
+ *
+ * @throws GatehouseError `token_malformed` for more than one Authorization header, a Bearer
+ *   scheme without exactly one space and a `b64token`.
+ */
+export function extractBearer(authorization: string | string[] | undefined): string | undefined {
+  let value: string | undefined;
+  if (Array.isArray(authorization)) {
+    if (authorization.length > 1) throw tokenError('token_malformed', 'more than one Authorization header');
+    value = authorization[0];
+  } else {
+    value = authorization;
+  }
+  if (value === undefined || value === '') return undefined;
+
+  // The scheme is case-insensitive (RFC 9110 §11.1); compare without allocating.
+  if (value.length < SCHEME.length || value.slice(0, SCHEME.length).toLowerCase() !== SCHEME) {
+    return undefined;
+  }
+  if (value.length === SCHEME.length) throw tokenError('token_malformed', 'Bearer scheme without a token');
+  const sep = value.charCodeAt(SCHEME.length);
+  if (sep !== 0x20) {
+    // "Bearerx …" is another scheme; "Bearer\t…" is a malformed Bearer.
+    if (sep === 0x09) throw tokenError('token_malformed', 'Bearer must be followed by one space');
+    return undefined;
+  }
+  const token = value.slice(SCHEME.length + 1);
+  if (!B64TOKEN.test(token)) throw tokenError('token_malformed', 'the Bearer token is not a b64token');
+  return token;
+}
