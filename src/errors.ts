@@ -42,7 +42,10 @@ export const REASONS = {
   login_state_missing: { status: 400, detail: 'The login expired or was already used. Please start again.' },
   login_state_invalid: { status: 400, detail: 'The login state is invalid. Please start again.' },
   state_mismatch: { status: 400, detail: 'The login state does not match. Please start again.' },
-  nonce_mismatch: { status: 400, detail: 'The identity token does not match this login. Please start again.' },
+  nonce_mismatch: {
+    status: 400,
+    detail: 'The identity token does not match this login. Please start again.',
+  },
   idp_error: { status: 400, detail: 'The identity provider refused the login.' },
   id_token_invalid: { status: 502, detail: 'The identity provider returned an invalid identity token.' },
   token_exchange_failed: { status: 502, detail: 'The identity provider did not complete the login.' },

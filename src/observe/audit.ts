@@ -42,10 +42,11 @@ export function createAuditLog(output: string): AuditLog {
         : pino.destination({ dest: output, append: true, sync: false, mode: 0o640 });
   const logger = pino(
     {
-      base: { log: 'audit' },
-      messageKey: 'msg',
-      timestamp: () => `,"time":"${new Date().toISOString()}"`,
-      formatters: { level: () => ({}) },
+      // pino writes the level first: that slot carries the stream marker, so every line
+      // starts {"log":"audit","time":…} and the rest is the entry.
+      base: null,
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: () => ({ log: 'audit' }) },
     },
     destination,
   );

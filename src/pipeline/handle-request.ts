@@ -44,6 +44,7 @@ export async function handleRequest(req: IncomingMessage, res: ServerResponse, r
       target: scope.target,
       headers,
       clientIp: scope.clientIp,
+      trustedPeer: rt.isTrustedProxy(req.socket.remoteAddress),
       proto: scope.proto,
       host: scope.host,
       requestId: scope.requestId,

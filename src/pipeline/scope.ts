@@ -10,6 +10,7 @@ import type { ReasonCode } from '../errors.ts';
 import type { Identity } from '../identity/identity.ts';
 import type { Decision } from '../policy/compile-policy.ts';
 import type { CompiledRoute } from '../policy/route-table.ts';
+import { clientAddress } from '../proxy/trusted-proxies.ts';
 import type { RequestTarget } from './request-target.ts';
 
 export interface Scope {
@@ -50,9 +51,7 @@ export function createScope(req: IncomingMessage, isTrusted: (ip: string | undef
   return {
     requestId: inboundId && REQUEST_ID.test(inboundId) ? inboundId : randomUUID(),
     startedAt: process.hrtime.bigint(),
-    clientIp: trusted
-      ? clientFromForwardedFor(h['x-forwarded-for'], remote, isTrusted)
-      : stripV4Mapped(remote),
+    clientIp: clientAddress(remote, h['x-forwarded-for'], isTrusted),
     proto:
       fwdProto === 'https' || fwdProto === 'http'
         ? fwdProto
@@ -62,30 +61,6 @@ export function createScope(req: IncomingMessage, isTrusted: (ip: string | undef
     host: sanitizeHost(fwdHost ?? h.host ?? ''),
     method: req.method ?? 'GET',
   };
-}
-
-/**
- * The client is the right-most X-Forwarded-For entry that is not itself a trusted proxy:
- * entries left of it were written by the client and prove nothing.
- */
-function clientFromForwardedFor(
-  header: string | string[] | undefined,
-  remote: string,
-  isTrusted: (ip: string | undefined) => boolean,
-): string {
-  const chain = (Array.isArray(header) ? header.join(',') : (header ?? ''))
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  for (let i = chain.length - 1; i >= 0; i--) {
-    const ip = chain[i]!;
-    if (!isTrusted(ip)) return stripV4Mapped(ip).slice(0, 64);
-  }
-  return stripV4Mapped(chain[0] ?? remote).slice(0, 64);
-}
-
-function stripV4Mapped(ip: string): string {
-  return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
 }
 
 function firstValue(v: string | string[] | undefined): string | undefined {

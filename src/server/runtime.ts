@@ -120,7 +120,17 @@ export async function buildRuntime(
   }
   if (config.oidc && sessions) {
     oidc = createOidcClient({ oidc: config.oidc, dispatcher, log });
-    login = createLoginEndpoints({ config, client: oidc, codec: sessions, dispatcher, log });
+    const maxLifetimeS = Math.ceil(config.session!.max_lifetime / 1000);
+    login = createLoginEndpoints({
+      config,
+      client: oidc,
+      codec: sessions,
+      dispatcher,
+      log,
+      // A signed-out session stays refused until it would have expired anyway, so a copied
+      // cookie cannot be replayed after logout.
+      onSignOut: (s) => shared.revocations.revoke(s.id, s.createdAt + maxLifetimeS),
+    });
     refresher = createRefresher({ config, client: oidc, dispatcher, log });
   }
 

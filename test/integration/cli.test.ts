@@ -12,7 +12,11 @@ const NODE = process.execPath;
 const CLI = new URL('../../cmd/gatehouse.ts', import.meta.url).pathname;
 
 function run(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(NODE, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 });
+  const r = spawnSync(NODE, [CLI, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    timeout: 30_000,
+  });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -66,7 +70,9 @@ describe('gatehouse CLI', () => {
   });
 
   it('check prints every problem as FILE:LINE:COL and exits 1', () => {
-    const file = configFile(`server:\n  listen: 8080\n  bogus: 1\nroutes:\n  - name: a\n    upstream: ftp://x\n    policy: public\n    timeout: soon\n`);
+    const file = configFile(
+      `server:\n  listen: 8080\n  bogus: 1\nroutes:\n  - name: a\n    upstream: ftp://x\n    policy: public\n    timeout: soon\n`,
+    );
     const r = run(['check', '-c', file]);
     assert.equal(r.code, 1);
     assert.match(r.err, new RegExp(`${file}:3:3 server\\.bogus: .*bogus`));
@@ -76,7 +82,9 @@ describe('gatehouse CLI', () => {
   });
 
   it('check names a missing env reference', () => {
-    const file = configFile(`routes:\n  - name: a\n    upstream: \${env:GATEHOUSE_TEST_NOPE}\n    policy: public\n`);
+    const file = configFile(
+      `routes:\n  - name: a\n    upstream: \${env:GATEHOUSE_TEST_NOPE}\n    policy: public\n`,
+    );
     const r = run(['check', '-c', file]);
     assert.equal(r.code, 1);
     assert.match(r.err, /:3:\d+ routes\[0\]\.upstream: .*GATEHOUSE_TEST_NOPE/);
@@ -88,12 +96,15 @@ describe('gatehouse CLI', () => {
     assert.equal(pass.code, 0, pass.err);
     assert.match(pass.out, /OK .*3 policy test\(s\) passed/);
 
-    const bad = configFile(
-      POLICY_CONFIG.replace('expect: deny', 'expect: allow'),
-    );
+    const bad = configFile(POLICY_CONFIG.replace('expect: deny', 'expect: allow'));
     const fail = run(['check', '-c', bad]);
     assert.equal(fail.code, 1);
-    assert.match(fail.err, new RegExp(`${bad}:21:\\d+ tests\\[1\\]: policy test failed: .*expected allow, got deny \\(policy_denied\\)`));
+    assert.match(
+      fail.err,
+      new RegExp(
+        `${bad}:21:\\d+ tests\\[1\\]: policy test failed: .*expected allow, got deny \\(policy_denied\\)`,
+      ),
+    );
   });
 
   it('explain prints route, roles, decision, reason and rule without any network', () => {

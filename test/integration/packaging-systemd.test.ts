@@ -18,7 +18,7 @@ const UNIT_NAME = 'gatehouse.service';
 const unitText = readFileSync(UNIT_FILE, 'utf8');
 /** The overall exposure `systemd-analyze security` may report (0 = locked down, 10 = open). */
 const EXPOSURE_MAX = 2.0;
-/** Open items we accept, each explained in docs/deploy.md. */
+/** Open items we accept, each explained in README (systemd section). */
 const ACCEPTED_OPEN = new Set([
   'PrivateNetwork=',
   'RestrictAddressFamilies=~AF_(INET|INET6)',
@@ -152,11 +152,11 @@ describe('gatehouse.service', () => {
     assert.ok(credentials.size > 0, 'LoadCredential= lines');
     for (const source of credentials.values()) assert.match(source, /^\/etc\/gatehouse\/secrets\//);
 
-    const doc = readFileSync(join(REPO, 'docs', 'deploy.md'), 'utf8');
+    const doc = readFileSync(join(REPO, 'README.md'), 'utf8');
     const example = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)]
       .map((m) => m[1]!.replace(/^ {3}/gm, ''))
       .find((y) => y.includes('/run/credentials/'));
-    assert.ok(example, 'docs/deploy.md has the systemd example config');
+    assert.ok(example, 'README has the systemd example config');
 
     const dir = `/run/credentials/${UNIT_NAME}/`;
     const fake: Record<string, string> = {

@@ -1,0 +1,86 @@
+/**
+ * `{prefix}/start?rd=…`: begin a code flow with PKCE (S256), `state` and `nonce`, remembering
+ * them in a fresh login cookie, and send the browser to the IdP.
+ * @see https://www.rfc-editor.org/rfc/rfc7636
+ * @see https://www.rfc-editor.org/rfc/rfc9700#section-2.1.1
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import * as oauth from 'oauth4webapi';
+import {
+  type EndpointContext,
+  type EndpointOutcome,
+  fail,
+  type LoginShared,
+  queryOf,
+  redirect,
+} from './login-endpoints.ts';
+import { MAX_LOGIN_COOKIES } from './login-state.ts';
+import { safeRedirect } from './redirect.ts';
+
+/** Authorization parameters Gatehouse owns; `extra_auth_params` may not override them. */
+const RESERVED = new Set([
+  'response_type',
+  'client_id',
+  'redirect_uri',
+  'scope',
+  'state',
+  'nonce',
+  'code_challenge',
+  'code_challenge_method',
+  'response_mode',
+  'request',
+  'request_uri',
+]);
+
+export async function handleStart(
+  s: LoginShared,
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: EndpointContext,
+): Promise<EndpointOutcome> {
+  if (req.method !== 'GET' && req.method !== 'HEAD')
+    return fail(req, res, ctx, 'bad_request', [], { Allow: 'GET' });
+  const rdParam = queryOf(req, ctx).get('rd');
+  let rd = '/';
+  if (rdParam !== null && rdParam !== '') {
+    const safe = safeRedirect(rdParam, ctx.publicOrigin, s.config.server.allowed_redirect_domains);
+    if (safe === undefined) {
+      s.log.info({ request_id: ctx.requestId }, 'login start: redirect target refused');
+      return fail(req, res, ctx, 'redirect_rejected');
+    }
+    rd = safe;
+  }
+  const as = s.client.as;
+  if (as?.authorization_endpoint === undefined) return fail(req, res, ctx, 'idp_unavailable');
+
+  const id = s.cookies.newId();
+  const state = s.cookies.newState(id);
+  const nonce = oauth.generateRandomNonce();
+  const verifier = oauth.generateRandomCodeVerifier();
+  const challenge = await oauth.calculatePKCECodeChallenge(verifier);
+  const sealed = await s.cookies.seal({ state, nonce, verifier, rd, exp: s.now() + s.oidc.login_timeout });
+
+  // Each attempt adds a cookie; keep the newest few so abandoned logins cannot pile up
+  // until the Cookie header is too large.
+  const present = s.cookies.present(req.headers.cookie);
+  const setCookies = present
+    .slice(0, Math.max(0, present.length - (MAX_LOGIN_COOKIES - 1)))
+    .map(s.cookies.expire);
+  setCookies.push(s.cookies.set(id, sealed));
+
+  const url = new URL(as.authorization_endpoint);
+  for (const [name, value] of Object.entries(s.oidc.extra_auth_params)) {
+    if (!RESERVED.has(name)) url.searchParams.set(name, value);
+  }
+  const scopes = s.oidc.scopes.includes('openid') ? s.oidc.scopes : ['openid', ...s.oidc.scopes];
+  url.searchParams.set('response_type', 'code');
+  url.searchParams.set('client_id', s.oidc.client_id);
+  url.searchParams.set('redirect_uri', s.redirectUri);
+  url.searchParams.set('scope', scopes.join(' '));
+  url.searchParams.set('state', state);
+  url.searchParams.set('nonce', nonce);
+  url.searchParams.set('code_challenge', challenge);
+  url.searchParams.set('code_challenge_method', 'S256');
+  redirect(res, url.href, setCookies);
+  return { outcome: 'ok' };
+}

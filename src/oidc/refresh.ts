@@ -1,0 +1,110 @@
+/**
+ * Session refresh: when the access token is about to expire, trade the refresh token for new
+ * tokens. Single-flight per session id within the process – concurrent requests of one
+ * browser share one token request – and the result is remembered briefly, because requests
+ * already in flight still carry the old cookie: with rotating refresh tokens (one use each) a
+ * second exchange of the same token would fail and log the user out.
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-6
+ * @see https://openid.net/specs/openid-connect-core-1_0.html#RefreshTokenResponse
+ */
+import { createHash } from 'node:crypto';
+import * as oauth from 'oauth4webapi';
+import type { Dispatcher } from 'undici';
+import type { Config } from '../config/schema.ts';
+import { GatehouseError } from '../errors.ts';
+import type { Log } from '../observe/logger.ts';
+import { pickSessionClaims, type SessionData, sessionClaimNames } from '../session/session-data.ts';
+import { LruCache } from '../util/lru.ts';
+import { describeIdpError, isNetworkError } from './idp-errors.ts';
+import type { OidcClient } from './oidc-client.ts';
+import { withTokens } from './session-from-tokens.ts';
+
+export interface Refresher {
+  /** @throws GatehouseError `refresh_failed` (the caller ends the session) */
+  refresh(session: SessionData): Promise<SessionData>;
+}
+
+/** How long a refresh result answers requests that still carry the pre-refresh cookie. */
+const RECENT_MS = 60_000;
+
+/** True when the session has a refresh token and its access token expires within `refreshBeforeMs`. */
+export function needsRefresh(session: SessionData, refreshBeforeMs: number, now = Date.now()): boolean {
+  if (session.refreshToken === undefined || session.accessTokenExpiresAt === undefined) return false;
+  return session.accessTokenExpiresAt * 1000 - now <= refreshBeforeMs;
+}
+
+export function createRefresher(deps: {
+  config: Config;
+  client: OidcClient;
+  dispatcher: Dispatcher;
+  log: Log;
+  now?: () => number;
+}): Refresher {
+  const { client } = deps;
+  const log = deps.log.child({ component: 'refresh' });
+  const now = deps.now ?? Date.now;
+  const claimNames = sessionClaimNames(deps.config);
+  const inFlight = new Map<string, Promise<SessionData>>();
+  const recent = new LruCache<SessionData>(Math.max(100, deps.config.cache.sessions));
+  const keyOf = (s: SessionData) =>
+    `${s.id}:${createHash('sha256')
+      .update(s.refreshToken ?? '')
+      .digest('base64url')}`;
+
+  async function run(session: SessionData): Promise<SessionData> {
+    const as = client.as;
+    if (as === undefined) throw new GatehouseError('refresh_failed', 'the IdP is not discovered yet');
+    let tokens: oauth.TokenEndpointResponse;
+    try {
+      const response = await oauth.refreshTokenGrantRequest(
+        as,
+        client.client,
+        client.clientAuth,
+        session.refreshToken!,
+        client.http,
+      );
+      tokens = await oauth.processRefreshTokenResponse(as, client.client, response);
+      if (tokens.id_token !== undefined)
+        await oauth.validateApplicationLevelSignature(as, response, client.http);
+    } catch (err) {
+      const kind = isNetworkError(err) ? 'network' : 'rejected';
+      log.warn({ session_id: session.id, kind, reason: describeIdpError(err) }, 'refresh failed');
+      throw new GatehouseError('refresh_failed', `refresh failed (${kind})`, { cause: { kind } });
+    }
+    let updated = withTokens(session, tokens, now());
+    const idClaims = oauth.getValidatedIdTokenClaims(tokens);
+    if (idClaims !== undefined) {
+      // A refreshed ID token must describe the same person (OIDC Core §12.2).
+      if (idClaims.sub !== session.claims.sub || idClaims.iss !== session.iss) {
+        log.warn({ session_id: session.id }, 'refresh returned an ID token for another subject');
+        throw new GatehouseError('refresh_failed', 'the refreshed ID token names another subject', {
+          cause: { kind: 'rejected' },
+        });
+      }
+      const claims = pickSessionClaims(idClaims, claimNames);
+      updated = { ...updated, claims: { ...session.claims, ...claims } };
+    }
+    return updated;
+  }
+
+  return {
+    refresh(session) {
+      if (session.refreshToken === undefined) {
+        return Promise.reject(new GatehouseError('refresh_failed', 'the session has no refresh token'));
+      }
+      const key = keyOf(session);
+      const done = recent.get(key, now());
+      if (done !== undefined) return Promise.resolve(done);
+      const pending = inFlight.get(session.id);
+      if (pending !== undefined) return pending;
+      const promise = run(session)
+        .then((updated) => {
+          recent.set(key, updated, now() + RECENT_MS);
+          return updated;
+        })
+        .finally(() => inFlight.delete(session.id));
+      inFlight.set(session.id, promise);
+      return promise;
+    },
+  };
+}

@@ -1,0 +1,19 @@
+/**
+ * A criterion is one condition of a rule (`roles`, `email_domains`, …) compiled once, at
+ * config load, into a predicate over an identity: config values become Sets and closures so
+ * a request costs a few look-ups. One criterion per file, each with its own matching rules.
+ */
+import type { Identity } from '../../identity/identity.ts';
+
+export type Criterion = (identity: Identity) => boolean;
+
+/** A config value a criterion cannot honour exactly is refused at load, never ignored. */
+export function invalidValue(key: string, message: string): TypeError {
+  return Object.assign(new TypeError(`${key}: ${message}`), { code: 'ERR_INVALID_ARG_VALUE' });
+}
+
+/** True when any of `values` is in `accepted` (exact, case-sensitive). */
+export function anyIn(values: readonly string[], accepted: ReadonlySet<string>): boolean {
+  for (let i = 0; i < values.length; i++) if (accepted.has(values[i]!)) return true;
+  return false;
+}

@@ -1,0 +1,80 @@
+/**
+ * Which peers may speak for the client: `X-Forwarded-*` from anyone else is a forgery, because
+ * any client can send the headers. `server.trusted_proxies` lists the CIDRs of the load
+ * balancers in front of Gatehouse.
+ */
+import { BlockList, isIP } from 'node:net';
+
+const MAPPED_V4 = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i;
+
+/** `::ffff:10.0.0.1` (a dual-stack socket's view of an IPv4 peer) → `10.0.0.1`. */
+function unmap(address: string): string {
+  const m = MAPPED_V4.exec(address);
+  return m ? m[1]! : address;
+}
+
+function invalid(cidr: string): TypeError {
+  return Object.assign(new TypeError(`trusted proxy "${cidr}" is not an IP address or CIDR`), {
+    code: 'ERR_INVALID_ARG_VALUE',
+  });
+}
+
+/**
+ * A predicate over a socket's `remoteAddress`: true when it lies in one of `cidrs`
+ * (`10.0.0.0/8`, `::1/128`, or a bare address). Undefined or malformed addresses are untrusted.
+ * @throws TypeError (`ERR_INVALID_ARG_VALUE`) naming the first malformed entry.
+ */
+export function createTrustedProxies(
+  cidrs: readonly string[],
+): (remoteAddress: string | undefined) => boolean {
+  if (cidrs.length === 0) return () => false;
+  const list = new BlockList();
+  for (const entry of cidrs) {
+    const slash = entry.indexOf('/');
+    const address = unmap(slash === -1 ? entry : entry.slice(0, slash));
+    const family = isIP(address);
+    if (family === 0) throw invalid(entry);
+    const max = family === 4 ? 32 : 128;
+    const prefix = slash === -1 ? max : Number(entry.slice(slash + 1));
+    if (
+      !Number.isInteger(prefix) ||
+      prefix < 0 ||
+      prefix > max ||
+      (slash !== -1 && !/^\d+$/.test(entry.slice(slash + 1)))
+    ) {
+      throw invalid(entry);
+    }
+    list.addSubnet(address, prefix, family === 4 ? 'ipv4' : 'ipv6');
+  }
+  return (remoteAddress) => {
+    if (typeof remoteAddress !== 'string') return false;
+    const address = unmap(remoteAddress);
+    const family = isIP(address);
+    if (family === 0) return false;
+    return list.check(address, family === 4 ? 'ipv4' : 'ipv6');
+  };
+}
+
+/**
+ * The client's address: the peer itself, unless the peer is trusted, in which case the
+ * `X-Forwarded-For` chain is walked from the right past every trusted hop; the first untrusted
+ * entry is the client. A malformed entry stops the walk (the hop that wrote it is the client).
+ */
+export function clientAddress(
+  remoteAddress: string | undefined,
+  xForwardedFor: string | string[] | undefined,
+  isTrusted: (remoteAddress: string | undefined) => boolean,
+): string {
+  const peer = remoteAddress ? unmap(remoteAddress) : '';
+  if (!isTrusted(remoteAddress) || xForwardedFor === undefined) return peer;
+  const chain = (Array.isArray(xForwardedFor) ? xForwardedFor.join(',') : xForwardedFor).split(',');
+  let client = peer;
+  // Bounded by the header size limit; each step consumes one entry.
+  for (let i = chain.length - 1; i >= 0; i--) {
+    const hop = unmap(chain[i]!.trim());
+    if (isIP(hop) === 0) break;
+    client = hop;
+    if (!isTrusted(hop)) break;
+  }
+  return client;
+}

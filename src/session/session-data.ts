@@ -1,0 +1,99 @@
+/**
+ * What a browser session carries, sealed inside its cookie. Gatehouse keeps no server-side
+ * session state: everything a later request needs (who, since when, the tokens to refresh) is
+ * here, encrypted and authenticated by iron, so the data must stay small – identity claims
+ * only, never the whole ID token payload twice.
+ */
+import type { Config } from '../config/schema.ts';
+import { isWellFormedEmail } from '../policy/identity-from-claims.ts';
+
+export interface SessionData {
+  v: 1;
+  /** random, ours: never anything the browser or the IdP chose */
+  id: string;
+  /** the IdP issuer that authenticated the user */
+  iss: string;
+  /** identity claims only (see {@link pickSessionClaims}) */
+  claims: Record<string, unknown>;
+  /** epoch seconds */
+  createdAt: number;
+  /** epoch seconds; bumped by each cookie write, drives the idle timeout */
+  lastSeenAt: number;
+  accessToken?: string;
+  /** epoch seconds */
+  accessTokenExpiresAt?: number;
+  refreshToken?: string;
+  /** kept for `id_token_hint` at RP-initiated logout */
+  idToken?: string;
+  /** the IdP session id (`sid`), for back-channel logout */
+  idpSid?: string;
+}
+
+/** Claims every session keeps when the IdP sends them. */
+const IDENTITY_CLAIMS = [
+  'sub',
+  'email',
+  'email_verified',
+  'name',
+  'preferred_username',
+  'username',
+  'cognito:username',
+  'groups',
+  'roles',
+  'sid',
+  'client_id',
+  'azp',
+];
+
+/**
+ * The top-level claim names a config can read: the identity set, the first segment of every
+ * `roles.claims` path (`realm_access` for `realm_access.roles`) and of every `claims:` policy
+ * rule. Anything else the IdP sends is dropped, so a chatty IdP cannot bloat the cookie.
+ */
+export function sessionClaimNames(config: Pick<Config, 'roles' | 'routes'>): ReadonlySet<string> {
+  const names = new Set(IDENTITY_CLAIMS);
+  for (const path of config.roles.claims) names.add(path.split('.')[0]!);
+  for (const route of config.routes) {
+    if (route.policy === 'public') continue;
+    for (const rule of [...route.policy.allow, ...route.policy.deny]) {
+      for (const path of Object.keys(rule.claims ?? {})) names.add(path.split('.')[0]!);
+    }
+  }
+  return names;
+}
+
+/**
+ * Own-property copy of the claims named in `keep`. `email` survives only as one well-formed
+ * address: a list or a display-name form is not an identity anyone should match on.
+ */
+export function pickSessionClaims(
+  claims: Readonly<Record<string, unknown>>,
+  keep: ReadonlySet<string>,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const name of keep) {
+    if (!Object.hasOwn(claims, name)) continue;
+    const value = claims[name];
+    if (value === undefined || value === null) continue;
+    if (name === 'email' && !(typeof value === 'string' && isWellFormedEmail(value))) continue;
+    // defineProperty: a claim named `__proto__` stays a plain key, never a prototype.
+    Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
+
+/** True when `value` has the shape of a {@link SessionData} (the seal vouches for the content). */
+export function isSessionData(value: unknown): value is SessionData {
+  if (typeof value !== 'object' || value === null) return false;
+  const s = value as Partial<SessionData>;
+  return (
+    s.v === 1 &&
+    typeof s.id === 'string' &&
+    typeof s.iss === 'string' &&
+    typeof s.claims === 'object' &&
+    s.claims !== null &&
+    typeof s.claims.sub === 'string' &&
+    Number.isFinite(s.createdAt) &&
+    Number.isFinite(s.lastSeenAt)
+  );
+}

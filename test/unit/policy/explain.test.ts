@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { configSchema } from '../../../src/config/schema.ts';
+import { explain, formatExplain } from '../../../src/policy/explain.ts';
+
+const config = configSchema.parse({
+  roles: { claims: ['groups', 'realm_access.roles'], map: { 'Okta-Admins': 'admin' } },
+  routes: [
+    {
+      name: 'admin',
+      match: { host: 'app.example.com', path: '/admin', methods: ['GET', 'POST'] },
+      upstream: 'http://127.0.0.1:9000',
+      policy: { allow: [{ roles: ['admin'] }], deny: [{ groups: ['Suspended'] }] },
+    },
+    {
+      name: 'api',
+      match: { host: 'app.example.com', path: '/api' },
+      upstream: 'http://127.0.0.1:9001',
+      auth: ['bearer'],
+      policy: { allow: [{ authenticated: true }] },
+    },
+    {
+      name: 'beta',
+      match: { host: 'app.example.com', path: '/beta' },
+      upstream: 'http://127.0.0.1:9002',
+      enforce: false,
+      policy: { allow: [{ email_domains: ['example.com'] }] },
+    },
+    {
+      name: 'assets',
+      match: { host: 'app.example.com', path: '/static' },
+      upstream: 'http://127.0.0.1:9003',
+      policy: 'public',
+    },
+  ],
+});
+
+describe('explain', () => {
+  it('allows a mapped role and names the rule', () => {
+    const r = explain(config, {
+      url: 'https://app.example.com/admin/users',
+      claims: { groups: ['Okta-Admins'] },
+    });
+    assert.deepEqual(r, {
+      route: 'admin',
+      upstream: 'http://127.0.0.1:9000/',
+      groups: ['Okta-Admins'],
+      roles: ['admin'],
+      decision: 'allow',
+      reason: 'policy_allowed',
+      rule: 'allow[0]',
+      dryRun: false,
+      enforcedDecision: 'allow',
+    });
+  });
+
+  it('deny rules win and are reported', () => {
+    const r = explain(config, {
+      url: 'https://app.example.com/admin',
+      claims: { sub: 'u', email: 'a@example.com', groups: ['Okta-Admins', 'Suspended'] },
+    });
+    assert.equal(r.decision, 'deny');
+    assert.equal(r.reason, 'policy_denied');
+    assert.equal(r.rule, 'deny[0]');
+    assert.equal(r.email, 'a@example.com');
+  });
+
+  it('anonymous needs login; public routes allow anyone', () => {
+    const anon = explain(config, { url: 'https://app.example.com/admin' });
+    assert.equal(anon.decision, 'login');
+    assert.equal(anon.reason, 'no_credentials');
+    assert.deepEqual(anon.groups, []);
+    const pub = explain(config, { url: 'https://app.example.com/static/app.js' });
+    assert.equal(pub.decision, 'allow');
+    assert.equal(pub.reason, 'public_route');
+  });
+
+  it('reports no_route for unmatched host, path or method', () => {
+    for (const input of [
+      { url: 'https://other.example.com/admin' },
+      { url: 'https://app.example.com/administrator' },
+      { url: 'https://app.example.com/admin', method: 'delete' },
+    ]) {
+      const r = explain(config, input);
+      assert.equal(r.decision, 'no_route', JSON.stringify(input));
+      assert.equal(r.reason, 'route_not_found');
+      assert.equal(r.route, undefined);
+    }
+  });
+
+  it('routes on the normalized path, as the proxy does', () => {
+    const r = explain(config, { url: 'https://app.example.com/static/../admin', claims: { groups: ['x'] } });
+    assert.equal(r.route, 'admin');
+    assert.equal(r.decision, 'deny');
+    assert.throws(() => explain(config, { url: 'https://app.example.com/admin%2Fx' }), {
+      code: 'bad_request',
+    });
+    assert.throws(() => explain(config, { url: 'not a url' }), { code: 'ERR_INVALID_ARG_VALUE' });
+  });
+
+  it('a credential the route does not accept counts as none', () => {
+    const r = explain(config, {
+      url: 'https://app.example.com/api/x',
+      claims: { sub: 'u' },
+      authType: 'session',
+    });
+    assert.equal(r.decision, 'login');
+    assert.equal(r.reason, 'auth_type_not_allowed');
+    const ok = explain(config, {
+      url: 'https://app.example.com/api/x',
+      claims: { sub: 'u' },
+      authType: 'bearer',
+    });
+    assert.equal(ok.decision, 'allow');
+  });
+
+  it('dry run allows but shows the enforced decision', () => {
+    const r = explain(config, { url: 'https://app.example.com/beta', claims: { email: 'a@evil.io' } });
+    assert.equal(r.decision, 'allow');
+    assert.equal(r.dryRun, true);
+    assert.equal(r.enforcedDecision, 'deny');
+    assert.equal(r.reason, 'no_rule_matched');
+  });
+});
+
+describe('formatExplain', () => {
+  it('prints key: value lines', () => {
+    const r = explain(config, {
+      url: 'https://app.example.com/admin',
+      claims: { groups: ['Suspended', 'Okta-Admins'] },
+    });
+    assert.equal(
+      formatExplain(r),
+      [
+        'route: admin',
+        'upstream: http://127.0.0.1:9000/',
+        'decision: deny',
+        'reason: policy_denied',
+        'rule: deny[0]',
+        'groups: Suspended,Okta-Admins',
+        'roles: admin',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('prints dry-run and no-route results', () => {
+    const dry = formatExplain(explain(config, { url: 'https://app.example.com/beta' }));
+    assert.match(dry, /^route: beta\n/);
+    assert.match(dry, /\ndecision: allow\nreason: no_credentials\ndry_run: true\nenforced_decision: login\n/);
+    assert.equal(
+      formatExplain(explain(config, { url: 'https://nowhere.example/' })),
+      'decision: no_route\nreason: route_not_found\ngroups: \nroles: \n',
+    );
+  });
+});
