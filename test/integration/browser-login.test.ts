@@ -1,0 +1,101 @@
+/**
+ * The login as a person does it: a real Chromium (Debian's, driven by playwright-core) opens a
+ * protected URL, is sent to the real OpenID Provider, logs in as alice, and lands back on the
+ * original URL showing the upstream page with her identity.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import type { Browser } from 'playwright-core';
+import { startDemoUpstream } from '../../src/demo/demo-upstream.ts';
+import { type DevIdp, startDevIdp } from '../../src/demo/dev-idp.ts';
+import { freePort, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.ts';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const missing = !existsSync(CHROMIUM);
+if (missing && process.env.CI === 'true') {
+  throw new Error(`${CHROMIUM} not found: install the Debian package chromium (.ci/run does)`);
+}
+
+describe('browser login', {
+  skip: missing ? `${CHROMIUM} not found: install the Debian package chromium` : false,
+}, () => {
+  let idp: DevIdp;
+  let upstream: Awaited<ReturnType<typeof startDemoUpstream>>;
+  let gh: TestGatehouse;
+  let browser: Browser;
+
+  before(async () => {
+    const port = await freePort();
+    upstream = await startDemoUpstream();
+    idp = await startDevIdp({ redirectUris: [`http://127.0.0.1:${port}/.gatehouse/callback`] });
+    gh = await startTestGatehouse(
+      `
+server:
+  public_url: http://127.0.0.1:{{PORT}}
+oidc:
+  issuer: ${idp.issuer}
+  client_id: ${idp.clientId}
+  client_secret: ${idp.clientSecret}
+  scopes: [openid, profile, email, groups]
+session:
+  secrets: [browser-test-cookie-secret-0123456789abcdef]
+roles:
+  claims: [groups]
+  map: { admins: admin }
+routes:
+  - name: admin
+    match: { path: /admin }
+    upstream: ${upstream.url}
+    policy: { allow: [ { roles: [admin] } ] }
+`,
+      { port },
+    );
+    const { chromium } = await import('playwright-core');
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+      // playwright gives every launch a fresh, empty profile directory of its own.
+      timeout: 30_000,
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await gh?.close();
+    await idp?.close();
+    upstream?.server.close();
+  });
+
+  it('logs alice in and lands on the page she asked for, with her identity upstream', async () => {
+    const page = await browser.newPage();
+    page.setDefaultTimeout(15_000);
+    await page.goto(`${gh.url}/admin/reports?week=48`);
+    // At the IdP's login form.
+    assert.ok(page.url().startsWith(idp.issuer), `redirected to the IdP, at ${page.url()}`);
+    await page.fill('input[name="login"]', 'alice');
+    await page.fill('input[name="password"]', 'any password');
+    await Promise.all([
+      page.waitForURL(`${gh.url}/admin/reports?week=48`),
+      page.click('button[type="submit"]'),
+    ]);
+    const text = await page.textContent('body');
+    assert.match(text ?? '', /Hello from the demo upstream/);
+    assert.match(text ?? '', /x-auth-request-user\s*alice/);
+    assert.match(text ?? '', /x-auth-request-roles\s*admin/);
+    const cookies = await page.context().cookies(gh.url);
+    const session = cookies.find((c) => c.name === 'gatehouse' || c.name.startsWith('gatehouse.'));
+    assert.ok(session, 'a session cookie is set');
+    assert.equal(session.httpOnly, true);
+    assert.equal(session.sameSite, 'Lax');
+    await page.close();
+  });
+});
