@@ -2,14 +2,22 @@
  * `gatehouse check`: validate the config (every problem at once, as FILE:LINE:COL key.path:
  * message) and run its policy `tests:`. Exit 0 with a one-line summary, or 1.
  */
-import { loadConfig } from '../config/load.ts';
+import { Registry } from 'prom-client';
+import { type LoadedConfig, loadConfig } from '../config/load.ts';
 import { ConfigError, formatProblem } from '../errors.ts';
+import { silentLog } from '../observe/logger.ts';
+import { createMetrics } from '../observe/metrics.ts';
 import { runPolicyTests } from '../policy/policy-tests.ts';
+import { createUpstreamProxy } from '../proxy/upstream-proxy.ts';
+import { buildRuntime } from '../server/runtime.ts';
+import { createMemoryStore } from '../store/store.ts';
+import { createOutboundDispatcher } from '../util/outbound.ts';
 
 export async function runCheck(configFile: string): Promise<number> {
-  let loaded: Awaited<ReturnType<typeof loadConfig>>;
+  let loaded: LoadedConfig;
   try {
     loaded = await loadConfig(configFile);
+    await buildOffline(loaded);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(
@@ -34,4 +42,27 @@ export async function runCheck(configFile: string): Promise<number> {
       `${config.oidc ? 'browser login on' : 'no browser login'}, ${report.passed} policy test(s) passed\n`,
   );
   return 0;
+}
+
+/**
+ * Build everything `serve` would build (keys parsed, routes and policies compiled), without
+ * starting anything: no listener, no discovery, no network call.
+ */
+async function buildOffline(loaded: LoadedConfig): Promise<void> {
+  const dispatcher = createOutboundDispatcher();
+  const proxy = createUpstreamProxy();
+  try {
+    const rt = await buildRuntime(loaded, {
+      log: silentLog,
+      metrics: createMetrics(new Registry(), { defaultMetrics: false }),
+      dispatcher,
+      proxy,
+      audit: { write() {}, flush() {} },
+      revocations: createMemoryStore(),
+    });
+    rt.close();
+  } finally {
+    proxy.close();
+    await dispatcher.close();
+  }
 }

@@ -6,6 +6,8 @@
  * ever log into, a role no user can ever have, a login with nowhere to keep the session.
  */
 
+import { compilePolicy } from '../policy/compile-policy.ts';
+import { compileRoutes, type RouteTable } from '../policy/route-table.ts';
 import type { PathProblem } from './positions.ts';
 import type { Config, RouteConfig, RuleConfig } from './schema.ts';
 
@@ -15,8 +17,28 @@ export function validateSemantics(config: Config): PathProblem[] {
     ...routeChecks(config),
     ...roleChecks(config),
     ...bearerChecks(config),
+    ...compileChecks(config),
     ...testChecks(config),
   ];
+}
+
+/**
+ * What the route and policy compilers refuse (an upstream URL with credentials, an email rule
+ * that is not an address…), reported here so `check` and a reload see it with a position
+ * instead of a startup crash. Roles are left to roleChecks, which points at the exact entry.
+ */
+function compileChecks(config: Config): PathProblem[] {
+  const out: PathProblem[] = [];
+  config.routes.forEach((route, i) => {
+    try {
+      compileRoutes([route]);
+      compilePolicy(route.policy, { enforce: route.enforce });
+    } catch (err) {
+      if (!(err instanceof TypeError)) throw err;
+      out.push({ path: ['routes', i], at: 'key', message: err.message });
+    }
+  });
+  return out;
 }
 
 function loginChecks(config: Config): PathProblem[] {
@@ -157,6 +179,12 @@ function bearerChecks(config: Config): PathProblem[] {
 
 function testChecks(config: Config): PathProblem[] {
   const out: PathProblem[] = [];
+  let table: RouteTable;
+  try {
+    table = compileRoutes(config.routes);
+  } catch {
+    return out; // routeChecks/compileChecks already report why the routes do not compile
+  }
   config.tests.forEach((test, i) => {
     let url: URL;
     try {
@@ -165,31 +193,11 @@ function testChecks(config: Config): PathProblem[] {
       return; // the schema already refused it
     }
     const method = test.method.toUpperCase();
-    if (!config.routes.some((route) => routeMatches(route, url, method))) {
+    if (!table.match(url.host, url.pathname, method)) {
       out.push({ path: ['tests', i, 'url'], message: `no route matches ${method} ${test.url}` });
     }
   });
   return out;
-}
-
-/**
- * Host, path prefix and method — the same rules as the route table, kept minimal here so that
- * `check` can warn about a test that exercises nothing.
- */
-export function routeMatches(route: RouteConfig, url: URL, method: string): boolean {
-  const { host, path, methods } = route.match;
-  if (methods !== undefined && !methods.includes(method as (typeof methods)[number])) return false;
-  if (host !== undefined && !hostMatches(host.toLowerCase(), url)) return false;
-  return (
-    path === '/' || url.pathname === path || url.pathname.startsWith(path.endsWith('/') ? path : `${path}/`)
-  );
-}
-
-function hostMatches(pattern: string, url: URL): boolean {
-  const actual = pattern.includes(':') ? url.host : url.hostname;
-  if (pattern.startsWith('*.'))
-    return actual.endsWith(pattern.slice(1)) && actual.length > pattern.length - 1;
-  return actual === pattern;
 }
 
 /** Segment-aware: `/.gatehouse/x` is under `/.gatehouse`, `/.gatehouse2` is not. */

@@ -82,8 +82,14 @@ async function identifySession(req: IncomingMessage, scope: Scope, rt: Runtime):
       return;
     }
   }
+  try {
+    scope.identity = sessionIdentity(session, rt);
+  } catch (err) {
+    scope.authFailure = reasonOf(err); // a session whose claims cannot make an Identity (no sub)
+    scope.setCookies = codec.clear(read.present);
+    return;
+  }
   if (reseal) scope.setCookies = await codec.write(session, read.present);
-  scope.identity = sessionIdentity(session, rt);
   scope.accessToken = session.accessToken;
 }
 

@@ -6,7 +6,9 @@
  */
 import type { Dispatcher } from 'undici';
 import type { LoadedConfig } from '../config/load.ts';
+import type { ConfigPath } from '../config/positions.ts';
 import type { Config } from '../config/schema.ts';
+import { ConfigError } from '../errors.ts';
 import { type AssertionSigner, createAssertionSigner } from '../identity/assertion.ts';
 import { createOwnCookieMatcher } from '../identity/cookies-upstream.ts';
 import { loadSigningKeys, type SigningKeys } from '../identity/signing-keys.ts';
@@ -84,7 +86,9 @@ export async function buildRuntime(
     previous.config.identity.assertion.algorithm === config.identity.assertion.algorithm;
   const signingKeys = keepGenerated
     ? previous!.signingKeys
-    : await loadSigningKeys(config.identity.assertion, log);
+    : await configured(loaded, ['identity', 'assertion', 'key'], () =>
+        loadSigningKeys(config.identity.assertion, log),
+      );
   const issuer = config.server.public_url ?? 'gatehouse';
   const assertions = createAssertionSigner({
     keys: signingKeys,
@@ -110,16 +114,21 @@ export async function buildRuntime(
   let oidc: OidcClient | undefined;
   let login: LoginEndpoints | undefined;
   let refresher: Refresher | undefined;
-  if (config.session) {
-    sessions = createSessionCodec({
-      session: config.session,
-      secure: publicOrigin?.protocol === 'https:',
-      cacheSize: config.cache.sessions,
-      log,
-    });
+  const sessionConfig = config.session;
+  if (sessionConfig) {
+    sessions = await configured(loaded, ['session'], () =>
+      createSessionCodec({
+        session: sessionConfig,
+        secure: publicOrigin?.protocol === 'https:',
+        cacheSize: config.cache.sessions,
+        log,
+      }),
+    );
   }
   if (config.oidc && sessions) {
-    oidc = createOidcClient({ oidc: config.oidc, dispatcher, log });
+    oidc = await configured(loaded, ['oidc'], () =>
+      createOidcClient({ oidc: config.oidc!, dispatcher, log }),
+    );
     const maxLifetimeS = Math.ceil(config.session!.max_lifetime / 1000);
     login = createLoginEndpoints({
       config,
@@ -182,4 +191,24 @@ export function startRuntime(rt: Runtime): void {
   void rt.bearer
     ?.start()
     .catch((err: unknown) => rt.log.warn({ err }, 'bearer key loading failed; retrying'));
+}
+
+/**
+ * Run a factory that validates its options (a key that does not parse, an algorithm that does
+ * not fit the key): its TypeError becomes a positioned config problem, so startup, reload and
+ * `check` all report it as FILE:LINE:COL instead of a stack trace.
+ */
+async function configured<T>(
+  loaded: LoadedConfig,
+  path: ConfigPath,
+  build: () => T | Promise<T>,
+): Promise<T> {
+  try {
+    return await build();
+  } catch (err) {
+    if (err instanceof TypeError && (err as { code?: unknown }).code === 'ERR_INVALID_ARG_VALUE') {
+      throw new ConfigError([loaded.locate(path, err.message)]);
+    }
+    throw err;
+  }
 }

@@ -90,6 +90,17 @@ describe('gatehouse CLI', () => {
     assert.match(r.err, /:3:\d+ routes\[0\]\.upstream: .*GATEHOUSE_TEST_NOPE/);
   });
 
+  it('check builds what serve would: a bad assertion key is a positioned problem', () => {
+    const file = configFile(
+      `identity:\n  assertion:\n    key: "{\\"kty\\":\\"oct\\",\\"k\\":\\"AAAA\\"}"\nroutes:\n  - name: a\n    upstream: http://127.0.0.1:1\n    policy: public\n`,
+    );
+    const r = run(['check', '-c', file]);
+    assert.equal(r.code, 1, r.out);
+    assert.match(r.err, new RegExp(`${file}:3:\\d+ identity\\.assertion\\.key: `));
+    assert.doesNotMatch(r.err, /AAAA/, 'key material is never echoed');
+    assert.doesNotMatch(r.err, /at .*\.ts:\d+/, 'no stack trace');
+  });
+
   it('check runs the policy tests and reports a failing one with its position', () => {
     const ok = configFile(POLICY_CONFIG);
     const pass = run(['check', '-c', ok]);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConfig } from '../../../src/config/load.ts';
-import { routeMatches, validateSemantics } from '../../../src/config/semantics.ts';
+import { validateSemantics } from '../../../src/config/semantics.ts';
 import { ConfigError, type ConfigProblem } from '../../../src/errors.ts';
 
 const SECRET = 'x'.repeat(32);
@@ -124,26 +124,5 @@ describe('validateSemantics', () => {
       '6:12 tests[2].url: no route matches GET https://app.example.com/application',
       '7:12 tests[3].url: no route matches POST https://app.example.com/app',
     ]);
-  });
-});
-
-describe('routeMatches', () => {
-  const route = (match: Record<string, unknown>) =>
-    parse(`routes: [ { name: a, upstream: http://a, policy: public, match: ${JSON.stringify(match)} } ]\n`)
-      .config.routes[0]!;
-
-  it('matches wildcard hosts on subdomains only, and ports when the pattern has one', () => {
-    const wild = route({ host: '*.example.com' });
-    assert.equal(routeMatches(wild, new URL('https://a.example.com/'), 'GET'), true);
-    assert.equal(routeMatches(wild, new URL('https://a.b.example.com/'), 'GET'), true);
-    assert.equal(routeMatches(wild, new URL('https://example.com/'), 'GET'), false);
-    assert.equal(routeMatches(wild, new URL('https://badexample.com/'), 'GET'), false);
-    const ported = route({ host: 'app.example.com:8443' });
-    assert.equal(routeMatches(ported, new URL('https://app.example.com:8443/'), 'GET'), true);
-    assert.equal(routeMatches(ported, new URL('https://app.example.com/'), 'GET'), false);
-    assert.equal(
-      routeMatches(route({ host: 'App.Example.com' }), new URL('https://app.example.com/'), 'GET'),
-      true,
-    );
   });
 });
