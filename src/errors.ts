@@ -64,6 +64,10 @@ export const REASONS = {
   upstream_timeout: { status: 504, detail: 'The upstream service did not answer in time.' },
   not_ready: { status: 503, detail: 'Gatehouse is starting up.' },
   shutting_down: { status: 503, detail: 'Gatehouse is shutting down.' },
+  store_unavailable: {
+    status: 503,
+    detail: 'Sessions cannot be checked right now. Please try again shortly.',
+  },
   internal_error: { status: 500, detail: 'An internal error occurred.' },
 } as const satisfies Record<string, { status: number; detail: string }>;
 

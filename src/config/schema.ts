@@ -287,6 +287,11 @@ export const configSchema = z.strictObject({
     .string()
     .refine((v) => v === 'memory' || /^rediss?:\/\//.test(v), { message: 'must be memory or redis://…' })
     .default('memory'),
+  /**
+   * With a shared store unreachable, sessions are refused (`store_unavailable`, 503) unless this
+   * is true: then each replica goes on with the revocations it already knows.
+   */
+  store_fail_open: z.boolean().default(false),
   routes: z.array(routeSchema).min(1, { message: 'must list at least one route' }),
   tests: z
     .array(

@@ -20,6 +20,7 @@ export interface Metrics {
   readonly logins: Counter<'result'>;
   readonly sessionRefresh: Counter<'result'>;
   readonly configReloads: Counter<'result'>;
+  readonly storeErrors: Counter<'op'>;
   /** cache hit/miss counters are read from the caches themselves at scrape time */
   watchCache(name: 'tokens' | 'sessions' | 'assertions', stats: () => CacheStats | undefined): void;
 }
@@ -99,6 +100,12 @@ export function createMetrics(registry = new Registry(), opts: { defaultMetrics?
       name: 'gatehouse_config_reload_total',
       help: 'Config reloads by result.',
       labelNames: ['result'] as const,
+      registers,
+    }),
+    storeErrors: new Counter({
+      name: 'gatehouse_store_errors_total',
+      help: 'Shared store failures by operation (check, revoke, once, refresh, sync).',
+      labelNames: ['op'] as const,
       registers,
     }),
     watchCache(name, stats) {

@@ -46,6 +46,17 @@ export async function handleCallback(
   if (login === undefined) return refuse('login_state_invalid');
   if (login.exp <= s.now()) return refuse('login_state_missing', { why: 'login cookie expired' });
   if (!sameString(login.state, state)) return refuse('state_mismatch');
+  // One use per state, on every replica: a callback replayed elsewhere (with a copied login
+  // cookie) is refused before the code is ever sent to the IdP.
+  if (s.claimState) {
+    try {
+      if (!(await s.claimState(state, Math.max(1000, login.exp - s.now()))))
+        return refuse('login_state_missing', { why: 'state already used' });
+    } catch {
+      if (!s.storeFailOpen) return refuse('store_unavailable');
+      s.log.warn({ request_id: ctx.requestId }, 'store unavailable: login state not marked used (fail open)');
+    }
+  }
 
   const as = s.client.as;
   if (as === undefined) return refuse('idp_unavailable');

@@ -56,6 +56,13 @@ export interface LoginDeps {
   onSession?(s: SessionData): void;
   /** a session was signed out (revocation store) */
   onSignOut?(s: SessionData): void | Promise<void>;
+  /**
+   * Mark a login `state` used (the store's one-time marker, shared by replicas): false when it
+   * was used before. Throws when the store cannot answer.
+   */
+  claimState?(state: string, ttlMs: number): Promise<boolean>;
+  /** `store_fail_open`: a store that cannot answer does not block logins */
+  storeFailOpen?: boolean;
 }
 
 /** What the three handlers share, derived once from the config. */

@@ -3,7 +3,9 @@
  * tokens. Single-flight per session id within the process – concurrent requests of one
  * browser share one token request – and the result is remembered briefly, because requests
  * already in flight still carry the old cookie: with rotating refresh tokens (one use each) a
- * second exchange of the same token would fail and log the user out.
+ * second exchange of the same token would fail and log the user out. With a shared store the
+ * single-flight spans replicas (`./refresh-share.ts`): one lock per refresh token, and the
+ * winner's result, sealed, for the others.
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-6
  * @see https://openid.net/specs/openid-connect-core-1_0.html#RefreshTokenResponse
  */
@@ -14,9 +16,11 @@ import type { Config } from '../config/schema.ts';
 import { GatehouseError } from '../errors.ts';
 import type { Log } from '../observe/logger.ts';
 import { pickSessionClaims, type SessionData, sessionClaimNames } from '../session/session-data.ts';
+import type { RefreshCoordinator } from '../store/store.ts';
 import { LruCache } from '../util/lru.ts';
 import { describeIdpError, isNetworkError } from './idp-errors.ts';
 import type { OidcClient } from './oidc-client.ts';
+import { openResult, sealResult, sharedResultKey } from './refresh-share.ts';
 import { withTokens } from './session-from-tokens.ts';
 
 export interface Refresher {
@@ -26,6 +30,11 @@ export interface Refresher {
 
 /** How long a refresh result answers requests that still carry the pre-refresh cookie. */
 const RECENT_MS = 60_000;
+/** Cross-replica lock: longer than any token request (oidc.timeout is capped by the IdP's answer). */
+const LOCK_MS = 15_000;
+const WAIT_MS = 5_000;
+const POLL_MS = 50;
+const MAX_POLLS = 400;
 
 /** True when the session has a refresh token and its access token expires within `refreshBeforeMs`. */
 export function needsRefresh(session: SessionData, refreshBeforeMs: number, now = Date.now()): boolean {
@@ -39,6 +48,10 @@ export function createRefresher(deps: {
   dispatcher: Dispatcher;
   log: Log;
   now?: () => number;
+  /** a shared store's lock and result slot: single-flight across replicas */
+  coordinator?: RefreshCoordinator;
+  /** how long a replica that lost the lock waits for the winner's result (default 5 s) */
+  waitMs?: number;
 }): Refresher {
   const { client } = deps;
   const log = deps.log.child({ component: 'refresh' });
@@ -87,6 +100,43 @@ export function createRefresher(deps: {
     return updated;
   }
 
+  /**
+   * Across replicas: read the shared result, else take the lock and refresh, else wait for the
+   * winner. The store failing never ends a session: the refresh then runs here alone.
+   */
+  async function coordinated(session: SessionData, c: RefreshCoordinator): Promise<SessionData> {
+    const k = sharedResultKey(session.refreshToken!);
+    const deadline = Date.now() + (deps.waitMs ?? WAIT_MS);
+    try {
+      for (let attempt = 0; attempt < MAX_POLLS; attempt++) {
+        const stored = await c.get(k.id);
+        const shared = stored === undefined ? undefined : openResult(k, stored);
+        if (shared !== undefined && shared.id === session.id) return shared;
+        if (await c.lock(k.id, LOCK_MS)) break;
+        if (Date.now() >= deadline) {
+          log.warn({ session_id: session.id }, 'another replica did not finish the refresh in time');
+          throw new GatehouseError('refresh_failed', 'another replica is still refreshing', {
+            cause: { kind: 'busy' },
+          });
+        }
+        await new Promise((r) => setTimeout(r, POLL_MS));
+      }
+    } catch (err) {
+      if (err instanceof GatehouseError) throw err;
+      log.warn({ session_id: session.id }, 'shared store unavailable; refreshing without cross-replica lock');
+      return run(session);
+    }
+    try {
+      const updated = await run(session);
+      await c.put(k.id, sealResult(k, updated), RECENT_MS).catch(() => {
+        log.warn({ session_id: session.id }, 'could not share the refresh result');
+      });
+      return updated;
+    } finally {
+      await c.unlock(k.id).catch(() => {});
+    }
+  }
+
   return {
     refresh(session) {
       if (session.refreshToken === undefined) {
@@ -97,7 +147,7 @@ export function createRefresher(deps: {
       if (done !== undefined) return Promise.resolve(done);
       const pending = inFlight.get(session.id);
       if (pending !== undefined) return pending;
-      const promise = run(session)
+      const promise = (deps.coordinator ? coordinated(session, deps.coordinator) : run(session))
         .then((updated) => {
           recent.set(key, updated, now() + RECENT_MS);
           return updated;

@@ -9,6 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatehouseError } from '../errors.ts';
 import type { Runtime } from '../server/runtime.ts';
+import { meetsAuthQuery } from './auth-query.ts';
 import { authorize, forwardHeaders } from './authorize.ts';
 import { parseRequestTarget } from './request-target.ts';
 import { wwwAuthenticate } from './respond-denied.ts';
@@ -22,9 +23,13 @@ export async function serveAuthRequest(
   rt: Runtime,
 ): Promise<void> {
   const trusted = rt.isTrustedProxy(req.socket.remoteAddress);
-  const originalUri = trusted ? single(req.headers['x-original-uri']) : undefined;
+  // X-Forwarded-Uri is what oauth2-proxy's nginx examples send; X-Original-URI wins when both are.
+  const originalUri = trusted
+    ? (single(req.headers['x-original-uri']) ?? single(req.headers['x-forwarded-uri']))
+    : undefined;
   const method = ((trusted && single(req.headers['x-original-method'])) || 'GET').toUpperCase();
-  const named = new URLSearchParams(scope.target!.search).get('route');
+  const authQuery = scope.target!.search; // the /auth URL's own query, before the original replaces it
+  const named = new URLSearchParams(authQuery).get('route');
 
   const target = originalUri ? parseRequestTarget(originalUri) : undefined; // bad URI → 400, never 2xx
   if (target) scope.target = target;
@@ -41,7 +46,9 @@ export async function serveAuthRequest(
   }
   scope.route = route;
 
-  const decision = await authorize(req, scope, rt, route);
+  let decision = await authorize(req, scope, rt, route);
+  if (decision.outcome === 'allow' && meetsAuthQuery(authQuery, scope.identity) === false)
+    decision = { ...decision, outcome: 'deny', enforcedOutcome: 'deny', reason: 'policy_denied' }; // oauth2-proxy's ?allowed_groups=…
   const cookies = scope.setCookies ? { 'set-cookie': scope.setCookies } : undefined;
   if (decision.outcome === 'allow') {
     const headers = await forwardHeaders(req, scope, rt, route);

@@ -9,6 +9,7 @@ import type { Runtime } from '../server/runtime.ts';
 import { serveAuthRequest } from './auth-request.ts';
 import { sendError } from './respond-error.ts';
 import type { Scope } from './scope.ts';
+import { serveSignIn } from './sign-in.ts';
 import { serveUserinfo } from './userinfo.ts';
 
 export async function serveEndpoint(
@@ -35,9 +36,14 @@ export async function serveEndpoint(
       res.end(JSON.stringify(rt.assertions.jwks()));
       scope.outcome = { decision: 'allow', reason: 'public_route', status: 200 };
       return true;
+    case 'sign_in': // oauth2-proxy's name: a redirect to start, so its nginx configs work unchanged
+      if (!rt.login) answer(req, res, scope, 'login_not_configured');
+      else serveSignIn(req, res, scope, rt);
+      return true;
     case 'start':
     case 'callback':
-    case 'sign_out': {
+    case 'sign_out':
+    case 'backchannel_logout': {
       if (!rt.login) {
         answer(req, res, scope, 'login_not_configured');
         return true;
@@ -49,7 +55,13 @@ export async function serveEndpoint(
         clientIp: scope.clientIp,
       };
       const handler =
-        name === 'start' ? rt.login.start : name === 'callback' ? rt.login.callback : rt.login.signOut;
+        name === 'start'
+          ? rt.login.start
+          : name === 'callback'
+            ? rt.login.callback
+            : name === 'sign_out'
+              ? rt.login.signOut
+              : rt.backchannelLogout!;
       const done = await handler(req, res, ctx);
       if (name === 'callback')
         rt.metrics.logins.inc({ result: done.outcome === 'ok' ? 'success' : 'failure' });

@@ -60,11 +60,23 @@ async function identifySession(req: IncomingMessage, scope: Scope, rt: Runtime):
   }
   let session = read.session;
   if (!session) return;
-  if (await rt.revocations.isRevoked(session.id)) {
+  // Revocations (sign_out, back-channel logout, on any replica) come from the store's local view.
+  const revocation = rt.revocations.check({
+    id: session.id,
+    iss: session.iss,
+    sub: String(session.claims.sub),
+    createdAt: session.createdAt,
+    ...(session.idpSid !== undefined ? { idpSid: session.idpSid } : {}),
+  });
+  if (revocation === 'revoked') {
     scope.authFailure = 'session_revoked';
     scope.setCookies = codec.clear(read.present);
     return;
   }
+  // The shared store is away: a logout elsewhere could be missed. Fail closed (503, the cookie
+  // kept for when it returns) unless the operator chose availability.
+  if (revocation === 'unavailable' && !rt.config.store_fail_open)
+    throw new GatehouseError('store_unavailable');
   let reseal = read.reseal;
   if (rt.refresher && session.refreshToken && needsRefresh(session, rt.config.session!.refresh_before)) {
     try {

@@ -7,7 +7,11 @@ import type { Runtime } from '../server/runtime.ts';
 import type { Scope } from './scope.ts';
 
 export function observe(res: ServerResponse, scope: Scope, rt: Runtime): void {
-  res.once('close', () => {
+  // 'close' comes on a nextTick after the response ends, which is before the promise jobs that
+  // let a stage record its outcome when it answered without awaiting anything (a refused
+  // /start, an early callback refusal): read the scope once those have run (issue-10).
+  res.once('close', () => setImmediate(record));
+  function record(): void {
     const d = scope.decision;
     const outcome = scope.outcome ?? {
       decision: d ? d.outcome : ('allow' as const),
@@ -32,5 +36,5 @@ export function observe(res: ServerResponse, scope: Scope, rt: Runtime): void {
       status: res.headersSent ? res.statusCode : 0,
       duration_ms: Number(process.hrtime.bigint() - scope.startedAt) / 1e6,
     });
-  });
+  }
 }

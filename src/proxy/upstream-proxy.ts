@@ -99,7 +99,9 @@ export function createUpstreamProxy(opts: UpstreamProxyOptions = {}): UpstreamPr
   const warn = (flight: Flight, err: unknown, msg: string) => {
     // Only the code: node errors carry addresses and stacks that belong to no log line.
     opts.logger?.warn(
-      { route: flight.route.name, request_id: flight.ctx.requestId, code: errorCode(err) },
+      // `error_code`, not `code`: the logger redacts a top-level `code` (authorization codes), which
+      // erased the one clue an operator gets (issue-10).
+      { route: flight.route.name, request_id: flight.ctx.requestId, error_code: errorCode(err) },
       msg,
     );
   };
@@ -161,7 +163,13 @@ export function createUpstreamProxy(opts: UpstreamProxyOptions = {}): UpstreamPr
     }
     // Fires before `res` closes: record the reset so the outcome names it.
     proxyRes.once('close', () => {
-      if (!proxyRes.complete) flight.reason ??= 'upstream_reset';
+      if (proxyRes.complete || flight.reason !== undefined) return;
+      flight.reason = 'upstream_reset';
+      // The client only sees a truncated body; the operator needs a line saying why (issue-10).
+      opts.logger?.warn(
+        { route: flight.route.name, request_id: flight.ctx.requestId, reason: 'upstream_reset' },
+        'upstream closed the connection mid-response',
+      );
     });
     // pipeline destroys `res` when the upstream dies mid-body, and the upstream request when the
     // client goes away: no half-open sockets either way.

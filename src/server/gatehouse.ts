@@ -16,10 +16,13 @@ import { createMetrics } from '../observe/metrics.ts';
 import { handleRequest, handleUpgrade } from '../pipeline/handle-request.ts';
 import { sendError } from '../pipeline/respond-error.ts';
 import { createUpstreamProxy } from '../proxy/upstream-proxy.ts';
-import { createMemoryStore } from '../store/store.ts';
+import { createStore } from '../store/create-store.ts';
 import { createOutboundDispatcher } from '../util/outbound.ts';
 import { serveAdmin } from './admin.ts';
 import { buildRuntime, type Runtime, type Shared, startRuntime } from './runtime.ts';
+
+/** How long startup waits for a shared store's first sync before serving anyway. */
+const STORE_STARTUP_WAIT_MS = 3000;
 
 export interface Gatehouse {
   readonly publicAddress: AddressInfo;
@@ -36,6 +39,8 @@ export interface StartOptions {
   configFile: string;
   log?: Log;
   registry?: Registry;
+  /** false: no admin listener here (a cluster worker: the primary serves admin for all) */
+  admin?: boolean;
 }
 
 export async function startGatehouse(opts: StartOptions): Promise<Gatehouse> {
@@ -49,8 +54,14 @@ export async function startGatehouse(opts: StartOptions): Promise<Gatehouse> {
     dispatcher: createOutboundDispatcher(),
     proxy: createUpstreamProxy({ logger: log }),
     audit: createAuditLog(config.audit.output),
-    revocations: createMemoryStore(),
+    revocations: createStore(config.store, {
+      log,
+      onError: (op) => metrics.storeErrors.inc({ op }),
+    }),
   };
+  // A shared store gets a moment to load the revocations, so the first requests are not refused.
+  if (!(await shared.revocations.whenSynced(STORE_STARTUP_WAIT_MS)))
+    log.warn({}, 'shared store not reachable at startup; sessions are degraded until it is');
   let rt = await buildRuntime(loaded, shared);
   startRuntime(rt);
   log.info({ config: redactConfig(loaded) }, 'effective config');
@@ -95,9 +106,10 @@ export async function startGatehouse(opts: StartOptions): Promise<Gatehouse> {
   const admin = createHttpServer((req, res) => serveAdmin(req, res, rt, { draining: () => draining }));
 
   await listen(server, config.server.listen);
-  await listen(admin, config.admin.listen);
+  if (opts.admin !== false) await listen(admin, config.admin.listen);
   const publicAddress = server.address() as AddressInfo;
-  const adminAddress = admin.address() as AddressInfo;
+  // A process without an admin listener reports the public one's host with port 0.
+  const adminAddress = (admin.address() as AddressInfo | null) ?? { ...publicAddress, port: 0 };
   log.info(
     {
       listen: `${publicAddress.address}:${publicAddress.port}`,
@@ -125,6 +137,8 @@ export async function startGatehouse(opts: StartOptions): Promise<Gatehouse> {
           );
           return { ok: false as const, error };
         }
+        if (fresh.config.store !== config.store)
+          log.warn({}, 'store changes take effect at the next restart; the running store is kept');
         const old = rt;
         rt = await buildRuntime(fresh, shared, old);
         startRuntime(rt);
@@ -146,7 +160,8 @@ export async function startGatehouse(opts: StartOptions): Promise<Gatehouse> {
       await closed;
       clearTimeout(timer);
       await new Promise<void>((resolve) => {
-        admin.close(() => resolve());
+        if (admin.listening) admin.close(() => resolve());
+        else resolve();
         admin.closeAllConnections();
       });
       rt.close();

@@ -4,6 +4,7 @@
  * whole new Runtime and swaps one reference; a request keeps the Runtime it started with.
  * Nothing per-request is left for the hot path that could be done here.
  */
+import { createHash } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import type { LoadedConfig } from '../config/load.ts';
 import type { ConfigPath } from '../config/positions.ts';
@@ -16,7 +17,8 @@ import { createInboundStripper } from '../identity/strip-inbound.ts';
 import type { AuditLog } from '../observe/audit.ts';
 import type { Log } from '../observe/logger.ts';
 import type { Metrics } from '../observe/metrics.ts';
-import { createLoginEndpoints, type LoginEndpoints } from '../oidc/login-endpoints.ts';
+import { createBackchannelLogout } from '../oidc/backchannel-logout.ts';
+import { createLoginEndpoints, type EndpointHandler, type LoginEndpoints } from '../oidc/login-endpoints.ts';
 import { createOidcClient, type OidcClient } from '../oidc/oidc-client.ts';
 import { createRefresher, type Refresher } from '../oidc/refresh.ts';
 import type { LoginTarget } from '../pipeline/respond-denied.ts';
@@ -28,6 +30,7 @@ import type { UpstreamProxy } from '../proxy/upstream-proxy.ts';
 import { createSessionCodec, type SessionCodec } from '../session/cookie-codec.ts';
 import type { RevocationStore } from '../store/store.ts';
 import { type BearerVerifier, createBearerVerifier } from '../tokens/bearer-verifier.ts';
+import { createJwksCache, type JwksCache } from '../tokens/jwks-cache.ts';
 
 /** Long-lived parts shared by every Runtime of one process. */
 export interface Shared {
@@ -55,6 +58,8 @@ export interface Runtime extends Shared {
   readonly oidc?: OidcClient;
   readonly login?: LoginEndpoints;
   readonly refresher?: Refresher;
+  /** `{prefix}/backchannel_logout` (OIDC Back-Channel Logout), when login is configured */
+  readonly backchannelLogout?: EndpointHandler;
   readonly signingKeys: SigningKeys;
   readonly assertions: AssertionSigner;
   loginTarget(route: CompiledRoute): LoginTarget;
@@ -114,6 +119,8 @@ export async function buildRuntime(
   let oidc: OidcClient | undefined;
   let login: LoginEndpoints | undefined;
   let refresher: Refresher | undefined;
+  let backchannelLogout: EndpointHandler | undefined;
+  let logoutJwks: JwksCache | undefined;
   const sessionConfig = config.session;
   if (sessionConfig) {
     sessions = await configured(loaded, ['session'], () =>
@@ -139,8 +146,42 @@ export async function buildRuntime(
       // A signed-out session stays refused until it would have expired anyway, so a copied
       // cookie cannot be replayed after logout.
       onSignOut: (s) => shared.revocations.revoke(s.id, s.createdAt + maxLifetimeS),
+      claimState: (state, ttlMs) =>
+        shared.revocations.claimOnce(
+          `state:${createHash('sha256').update(state).digest('base64url')}`,
+          ttlMs,
+        ),
+      storeFailOpen: config.store_fail_open,
     });
-    refresher = createRefresher({ config, client: oidc, dispatcher, log });
+    refresher = createRefresher({
+      config,
+      client: oidc,
+      dispatcher,
+      log,
+      ...(shared.revocations.refresh ? { coordinator: shared.revocations.refresh } : {}),
+    });
+    // The IdP's keys for logout tokens: fetched on the first logout token, then kept fresh.
+    const client = oidc;
+    logoutJwks = createJwksCache({
+      issuer: config.oidc.issuer,
+      jwksUri: async () => (await client.whenReady()).jwks_uri!,
+      dispatcher,
+      log,
+      minTtl: 60_000,
+      maxTtl: 3_600_000,
+      cooldown: 30_000,
+      timeout: config.oidc.timeout,
+      onRefresh: (result) => shared.metrics.jwksRefresh.inc({ issuer: config.oidc!.issuer, result }),
+    });
+    backchannelLogout = createBackchannelLogout({
+      oidc: config.oidc,
+      client: oidc,
+      jwks: logoutJwks,
+      store: shared.revocations,
+      log,
+      maxLifetimeS,
+      storeFailOpen: config.store_fail_open,
+    });
   }
 
   const stripper = createInboundStripper({ assertionHeader: config.identity.assertion.header });
@@ -171,6 +212,7 @@ export async function buildRuntime(
     oidc,
     login,
     refresher,
+    backchannelLogout,
     signingKeys,
     assertions,
     loginTarget: (route) => ({
@@ -181,6 +223,7 @@ export async function buildRuntime(
     close() {
       oidc?.close();
       bearer?.close();
+      logoutJwks?.close();
     },
   };
 }

@@ -198,6 +198,16 @@ export function createBearerVerifier(opts: BearerVerifierOptions): BearerVerifie
     }
     if (state.cfg.typ !== undefined && !typMatches(header.typ, state.cfg.typ))
       throw tokenError('typ_mismatch');
+    // RFC 7515 §4.1.4: a kid is a string; anything else would only cost a JWKS refetch (issue-10).
+    if (header.kid !== undefined && typeof header.kid !== 'string')
+      throw tokenError('token_malformed', 'header "kid" is not a string');
+    // JSON.parse reads `1e400` as Infinity, which jose accepts as a number: a token that never
+    // expires. NumericDates must be finite (issue-10).
+    for (const claim of ['exp', 'nbf', 'iat'] as const) {
+      const value = payload[claim];
+      if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value)))
+        throw tokenError('token_malformed', `claim "${claim}" is not a finite number`);
+    }
     return verifyJwt(state, token, hash, now);
   }
 

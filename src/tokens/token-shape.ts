@@ -25,21 +25,65 @@ export interface OpaqueToken {
   readonly kind: 'opaque';
 }
 
+/** Invalid UTF-8 is refused, as jose refuses it, rather than read as U+FFFD. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 function decodeSegment(segment: string, what: string): Record<string, unknown> {
   // base64url without padding: a length of 1 mod 4 can never be produced by an encoder.
   if (segment.length === 0 || segment.length % 4 === 1 || !BASE64URL.test(segment)) {
     throw tokenError('token_malformed', `the JWT ${what} is not base64url`);
   }
+  let text: string;
   let value: unknown;
   try {
-    value = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+    text = UTF8.decode(Buffer.from(segment, 'base64url'));
+    value = JSON.parse(text);
   } catch (cause) {
     throw tokenError('token_malformed', `the JWT ${what} is not JSON`, cause);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw tokenError('token_malformed', `the JWT ${what} is not a JSON object`);
   }
+  // JSON.parse (ours and jose's) keeps the last of duplicate names, other parsers the first: a
+  // token that two readers could see differently is refused outright (RFC 8725 §3.1, RFC 7515 §5.2).
+  if (hasDuplicateNames(text)) {
+    throw tokenError('token_malformed', `the JWT ${what} has a duplicate member name`);
+  }
   return value as Record<string, unknown>;
+}
+
+/**
+ * Does any object in this (already valid) JSON text name a member twice? Names compare after
+ * unescaping, so `"alg"` and `"\u0061lg"` are the same name. Linear in the text.
+ */
+export function hasDuplicateNames(json: string): boolean {
+  const stack: Array<{ names: Set<string>; expectName: boolean } | null> = [];
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      let end = i + 1;
+      while (end < json.length && json.charCodeAt(end) !== 0x22)
+        end += json.charCodeAt(end) === 0x5c /* \ */ ? 2 : 1;
+      const top = stack.at(-1);
+      if (top?.expectName) {
+        const name = JSON.parse(json.slice(i, end + 1)) as string;
+        if (top.names.has(name)) return true;
+        top.names.add(name);
+        top.expectName = false;
+      }
+      i = end;
+    } else if (c === 0x7b /* { */) {
+      stack.push({ names: new Set(), expectName: true });
+    } else if (c === 0x5b /* [ */) {
+      stack.push(null);
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      stack.pop();
+    } else if (c === 0x2c /* , */) {
+      const top = stack.at(-1);
+      if (top) top.expectName = true;
+    }
+  }
+  return false;
 }
 
 /**

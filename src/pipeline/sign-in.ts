@@ -1,0 +1,40 @@
+/**
+ * `{prefix}/sign_in`: oauth2-proxy's sign-in page, kept so nginx configs written for it work
+ * unchanged with `endpoints_prefix: /oauth2` (`error_page 401 = /oauth2/sign_in;`). It is a
+ * redirect to `{prefix}/start` – no provider button to click – whose body is also a small page
+ * with a sign-in link, for configs that force the status (`error_page 401 =403 /oauth2/sign_in;`,
+ * where the browser shows the body instead of following the Location).
+ *
+ * The post-login target is `?rd=` or, from a trusted proxy only, `X-Auth-Request-Redirect` (the
+ * header oauth2-proxy's nginx examples set to `$request_uri`). Passing it in a header is what
+ * makes it exact: nginx has no way to percent-encode `$request_uri` into a query parameter, so
+ * `?rd=$request_uri` loses everything after the original's first `&`. Here it is encoded once;
+ * `{prefix}/start` validates it (`safeRedirect`), so this endpoint never judges or follows it.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Runtime } from '../server/runtime.ts';
+import { escapeHtml } from './respond-error.ts';
+import type { Scope } from './scope.ts';
+
+export function serveSignIn(req: IncomingMessage, res: ServerResponse, scope: Scope, rt: Runtime): void {
+  const query = new URLSearchParams(scope.target!.search);
+  const header = req.headers['x-auth-request-redirect'];
+  const fromProxy =
+    rt.isTrustedProxy(req.socket.remoteAddress) && typeof header === 'string' ? header : undefined;
+  const rd = query.get('rd') || fromProxy;
+  const startPath = `${rt.prefix}/start`;
+  const start = rt.publicOrigin ? new URL(startPath, rt.publicOrigin).href : startPath;
+  const location = rd ? `${start}?rd=${encodeURIComponent(rd)}` : start;
+  const body =
+    '<!doctype html><html><head><meta charset="utf-8"><title>Sign in</title></head><body>' +
+    `<p><a href="${escapeHtml(location)}">Sign in</a></p></body></html>\n`;
+  res.writeHead(302, {
+    location,
+    'cache-control': 'no-store',
+    'content-type': 'text/html; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'x-request-id': scope.requestId,
+  });
+  res.end(req.method === 'HEAD' ? undefined : body);
+  scope.outcome = { decision: 'login', reason: 'no_credentials', status: 302 };
+}
