@@ -8,13 +8,13 @@
  * The runtime `rt` is captured once per request, so a config reload that swaps it never
  * changes the rules under a request already in flight.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { GatehouseError } from '../errors.ts';
+import { GatehouseError, REASONS } from '../errors.ts';
 import type { Runtime } from '../server/runtime.ts';
 import { authorize, forwardHeaders } from './authorize.ts';
 import { serveEndpoint } from './endpoints.ts';
-import { observe } from './observe.ts';
+import { observe, record } from './observe.ts';
 import { parseRequestTarget } from './request-target.ts';
 import { respondForbidden, respondLogin } from './respond-denied.ts';
 import { sendError } from './respond-error.ts';
@@ -41,13 +41,7 @@ export async function handleRequest(req: IncomingMessage, res: ServerResponse, r
     const headers = await forwardHeaders(req, scope, rt, route); // identity headers + assertion
     if (scope.setCookies) appendSetCookie(res, scope.setCookies);
     rt.proxy.web(req, res, route, {
-      target: scope.target,
-      headers,
-      clientIp: scope.clientIp,
-      trustedPeer: rt.isTrustedProxy(req.socket.remoteAddress),
-      proto: scope.proto,
-      host: scope.host,
-      requestId: scope.requestId,
+      ...proxyContext(req, scope, rt, headers),
       onDone: (done) => {
         rt.metrics.upstreamDuration.observe({ route: route.name }, done.upstreamMs / 1000);
         if (done.reason) {
@@ -70,31 +64,45 @@ export async function handleUpgrade(
 ): Promise<void> {
   const scope = createScope(req, rt.isTrustedProxy);
   socket.on('error', () => socket.destroy());
+  let status = 101;
   try {
     scope.target = parseRequestTarget(req.url);
     const route = rt.routes.match(scope.host, scope.target.path, scope.method);
-    if (!route) return rejectUpgrade(socket, 404);
+    if (!route) throw new GatehouseError('route_not_found');
     scope.route = route;
     rt.stripInbound(req.headers);
     const decision = await authorize(req, scope, rt, route);
-    if (decision.outcome !== 'allow') return rejectUpgrade(socket, decision.outcome === 'deny' ? 403 : 401);
+    if (decision.outcome !== 'allow') {
+      status = decision.outcome === 'deny' ? 403 : 401;
+      return rejectUpgrade(socket, status);
+    }
     const headers = await forwardHeaders(req, scope, rt, route);
-    rt.proxy.ws(req, socket, head, route, {
-      target: scope.target,
-      headers,
-      clientIp: scope.clientIp,
-      proto: scope.proto,
-      host: scope.host,
-      requestId: scope.requestId,
-    });
+    rt.proxy.ws(req, socket, head, route, proxyContext(req, scope, rt, headers));
   } catch (err) {
-    rejectUpgrade(socket, err instanceof GatehouseError ? err.status : 500);
+    const code = err instanceof GatehouseError ? err.code : 'internal_error';
+    scope.outcome = { decision: 'error', reason: code };
+    status = REASONS[code].status;
+    rejectUpgrade(socket, status);
+  } finally {
+    record(rt, scope, status);
   }
+}
+
+function proxyContext(req: IncomingMessage, scope: Scope, rt: Runtime, headers: Record<string, string>) {
+  return {
+    target: scope.target!,
+    headers,
+    clientIp: scope.clientIp,
+    trustedPeer: rt.isTrustedProxy(req.socket.remoteAddress),
+    proto: scope.proto,
+    host: scope.host,
+    requestId: scope.requestId,
+  };
 }
 
 function rejectUpgrade(socket: Duplex, status: number): void {
   socket.end(
-    `HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : 'Error'}\r\n\r\n`,
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`,
   );
 }
 

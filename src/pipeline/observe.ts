@@ -10,31 +10,33 @@ export function observe(res: ServerResponse, scope: Scope, rt: Runtime): void {
   // 'close' comes on a nextTick after the response ends, which is before the promise jobs that
   // let a stage record its outcome when it answered without awaiting anything (a refused
   // /start, an early callback refusal): read the scope once those have run (issue-10).
-  res.once('close', () => setImmediate(record));
-  function record(): void {
-    const d = scope.decision;
-    const outcome = scope.outcome ?? {
-      decision: d ? d.outcome : ('allow' as const),
-      reason: d ? d.reason : ('public_route' as const),
-    };
-    const route = scope.route?.name ?? (scope.outcome ? '(gatehouse)' : '(none)');
-    rt.metrics.requests.inc({ route, decision: outcome.decision });
-    rt.audit.write({
-      request_id: scope.requestId,
-      route: scope.route?.name,
-      method: scope.method,
-      host: scope.host,
-      path: scope.target?.path ?? '(unparsed)',
-      client_ip: scope.clientIp,
-      sub: scope.identity?.sub ?? scope.outcomeIdentity?.sub,
-      email: scope.identity?.email ?? scope.outcomeIdentity?.email,
-      auth_type: scope.identity?.authType,
-      decision: outcome.decision,
-      reason: outcome.reason,
-      rule: d?.rule,
-      dry_run: d?.dryRun || undefined,
-      status: res.headersSent ? res.statusCode : 0,
-      duration_ms: Number(process.hrtime.bigint() - scope.startedAt) / 1e6,
-    });
-  }
+  res.once('close', () => setImmediate(() => record(rt, scope, res.headersSent ? res.statusCode : 0)));
+}
+
+/** One audit line and the request counter for a finished request (or websocket handshake). */
+export function record(rt: Runtime, scope: Scope, status: number): void {
+  const d = scope.decision;
+  const outcome = scope.outcome ?? {
+    decision: d ? d.outcome : ('allow' as const),
+    reason: d ? d.reason : ('public_route' as const),
+  };
+  const route = scope.route?.name ?? (scope.outcome ? '(gatehouse)' : '(none)');
+  rt.metrics.requests.inc({ route, decision: outcome.decision });
+  rt.audit.write({
+    request_id: scope.requestId,
+    route: scope.route?.name,
+    method: scope.method,
+    host: scope.host,
+    path: scope.target?.path ?? '(unparsed)',
+    client_ip: scope.clientIp,
+    sub: scope.identity?.sub ?? scope.outcomeIdentity?.sub,
+    email: scope.identity?.email ?? scope.outcomeIdentity?.email,
+    auth_type: scope.identity?.authType,
+    decision: outcome.decision,
+    reason: outcome.reason,
+    rule: d?.rule,
+    dry_run: d?.dryRun || undefined,
+    status,
+    duration_ms: Number(process.hrtime.bigint() - scope.startedAt) / 1e6,
+  });
 }

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { request } from 'undici';
+import WebSocket from 'ws';
 import { type DevIdp, startDevIdp } from '../../src/demo/dev-idp.ts';
 import { CookieJar } from '../helpers/cookie-jar.ts';
 import { freePort, startTestGatehouse, type TestGatehouse, waitFor } from '../helpers/gatehouse.ts';
@@ -246,6 +247,36 @@ describe('gatehouse end to end', () => {
     const replay = await get('/home', { cookie, accept: 'application/json' });
     assert.equal(replay.status, 401);
     await waitFor(() => gh.audit().some((l) => l.reason === 'session_revoked'), 3000, 'revocation audit');
+  });
+
+  it('passes websocket upgrades through the same policy, with an audit line for each', async () => {
+    const token = await machineToken();
+    const wsUrl = `${gh.url.replace('http', 'ws')}/api/stream`;
+    const echoed = await new Promise<string>((resolve, reject) => {
+      const ws = new WebSocket(wsUrl, { headers: { authorization: `Bearer ${token}` } });
+      ws.once('open', () => ws.send('ping'));
+      ws.once('message', (data) => {
+        resolve(String(data));
+        ws.close();
+      });
+      ws.once('error', reject);
+    });
+    assert.equal(echoed, 'ping');
+    assert.equal(lastUpstream().headers['x-auth-request-user'], 'machine');
+
+    const refused = await new Promise<number>((resolve, reject) => {
+      const ws = new WebSocket(wsUrl);
+      ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.once('open', () => reject(new Error('an anonymous upgrade must not open')));
+      ws.once('error', () => {});
+    });
+    assert.equal(refused, 401);
+    await waitFor(
+      () => gh.audit().some((l) => l.route === 'api' && l.status === 401 && l.decision === 'login'),
+      3000,
+      'upgrade audit line',
+    );
+    assert.ok(gh.audit().some((l) => l.route === 'api' && l.status === 101 && l.sub === 'machine'));
   });
 
   it('answers 404 for an unknown route and 400 for an encoded-separator trick, without internals', async () => {
