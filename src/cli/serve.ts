@@ -2,13 +2,19 @@
  * `gatehouse serve`: run until SIGTERM/SIGINT (drain, exit 0); SIGHUP reloads the config.
  * A config error at startup prints every problem as FILE:LINE:COL and exits 1.
  */
+import cluster from 'node:cluster';
 import { ConfigError } from '../errors.ts';
 import { startGatehouse } from '../server/gatehouse.ts';
+import { attachWorker, runClusterIfConfigured, workerStartOptions } from '../server/workers.ts';
 
 export async function runServe(configFile: string): Promise<number> {
+  if (cluster.isPrimary) {
+    const code = await runClusterIfConfigured(configFile); // server.workers > 1: this process supervises
+    if (code !== undefined) return code;
+  }
   let gh: Awaited<ReturnType<typeof startGatehouse>>;
   try {
-    gh = await startGatehouse({ configFile });
+    gh = attachWorker(await startGatehouse({ configFile, ...workerStartOptions() }));
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);

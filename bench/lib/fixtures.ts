@@ -1,0 +1,199 @@
+/**
+ * What every bench needs and nothing else: signing keys for RS256/ES256/EdDSA, a loopback
+ * server publishing their JWKS (and a minimal OIDC discovery document, so a config with
+ * sessions validates and its OIDC client goes ready without any IdP), locally minted access
+ * tokens, a Gatehouse config, and a sealed session cookie made by Gatehouse's own codec.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type CryptoKey, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
+import { parseConfig } from '../../src/config/load.ts';
+import { silentLog } from '../../src/observe/logger.ts';
+import { createSessionCodec } from '../../src/session/cookie-codec.ts';
+import type { SessionData } from '../../src/session/session-data.ts';
+
+export const BEARER_ISSUER = 'https://bench.example';
+export const AUDIENCE = 'api://bench';
+export const SESSION_SECRET = 'bench-cookie-secret-0123456789-abcdefghij';
+export const ALGS = ['RS256', 'ES256', 'EdDSA'] as const;
+export type Alg = (typeof ALGS)[number];
+
+export interface SigningKey {
+  alg: Alg;
+  kid: string;
+  privateKey: CryptoKey;
+  publicJwk: JWK;
+}
+
+export interface KeyServer {
+  /** http://127.0.0.1:PORT – also the OIDC issuer of the bench config */
+  readonly origin: string;
+  readonly jwksUri: string;
+  readonly keys: Record<Alg, SigningKey>;
+  close(): Promise<void>;
+}
+
+export async function startKeyServer(): Promise<KeyServer> {
+  const keys = {} as Record<Alg, SigningKey>;
+  for (const alg of ALGS) {
+    const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
+    const kid = `bench-${alg.toLowerCase()}`;
+    keys[alg] = {
+      alg,
+      kid,
+      privateKey,
+      publicJwk: { ...(await exportJWK(publicKey)), alg, kid, use: 'sig' },
+    };
+  }
+  let origin = '';
+  const server: Server = createServer((req, res) => {
+    const json = (body: unknown) =>
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    if (req.url === '/jwks') json({ keys: ALGS.map((a) => keys[a].publicJwk) });
+    else if (req.url === '/.well-known/openid-configuration')
+      json({
+        issuer: origin,
+        authorization_endpoint: `${origin}/authorize`,
+        token_endpoint: `${origin}/token`,
+        jwks_uri: `${origin}/jwks`,
+        response_types_supported: ['code'],
+        subject_types_supported: ['public'],
+        id_token_signing_alg_values_supported: ['ES256'],
+      });
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    origin,
+    jwksUri: `${origin}/jwks`,
+    keys,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** An RFC 9068-shaped access token the bench config accepts (sub `bench-user`, group Engineering). */
+export async function mintToken(
+  key: SigningKey,
+  opts: { ttlS?: number; jti?: string } = {},
+): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({
+    sub: 'bench-user',
+    client_id: 'bench-client',
+    scope: 'api:read',
+    email: 'bench@example.com',
+    groups: ['Everyone', 'Engineering', 'Berlin'],
+    jti: opts.jti ?? randomUUID(),
+  })
+    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
+    .setIssuer(BEARER_ISSUER)
+    .setAudience(AUDIENCE)
+    .setIssuedAt(now)
+    .setExpirationTime(now + (opts.ttlS ?? 3600))
+    .sign(key.privateKey);
+}
+
+export interface ConfigOptions {
+  listen: string;
+  admin: string;
+  upstream: string;
+  keyServer: Pick<KeyServer, 'origin' | 'jwksUri'>;
+  /** `cache.tokens` (0: every bearer request is a cold verify) */
+  tokenCache?: number;
+  workers?: number | 'auto';
+  audit?: string;
+  logLevel?: string;
+}
+
+/**
+ * The bench config: a public route, an authenticated one (`/app`, session or bearer, role
+ * `developer` from group Engineering), loopback trusted (for nginx auth_request).
+ */
+export function benchConfigYaml(o: ConfigOptions): string {
+  return `server:
+  listen: ${o.listen}
+  public_url: http://${o.listen.replace(/:0$/, '')}
+  trusted_proxies: [127.0.0.1/32]
+  workers: ${o.workers ?? 1}
+admin:
+  listen: ${o.admin}
+log:
+  level: ${o.logLevel ?? 'warn'}
+oidc:
+  issuer: ${o.keyServer.origin}
+  client_id: bench
+  client_secret: bench-client-secret
+session:
+  secrets: [${SESSION_SECRET}]
+bearer:
+  - issuer: ${BEARER_ISSUER}
+    audiences: [${AUDIENCE}]
+    algorithms: [RS256, ES256, EdDSA]
+    jwks_uri: ${o.keyServer.jwksUri}
+roles:
+  map: { Engineering: developer }
+cache:
+  tokens: ${o.tokenCache ?? 10000}
+audit:
+  output: ${o.audit ?? '/dev/null'}
+routes:
+  - name: public
+    match: { path: /public }
+    upstream: ${o.upstream}
+    policy: public
+  - name: app
+    match: { path: /app }
+    upstream: ${o.upstream}
+    auth: [session, bearer]
+    policy:
+      allow:
+        - { roles: [developer] }
+`;
+}
+
+/** The session a login would have produced for the bench user (no tokens inside: nothing to refresh). */
+export function benchSession(issuer: string): SessionData {
+  const now = Math.floor(Date.now() / 1000);
+  return {
+    v: 1,
+    id: randomUUID(),
+    iss: issuer,
+    claims: {
+      sub: 'bench-user',
+      email: 'bench@example.com',
+      name: 'Bench User',
+      preferred_username: 'bench',
+      groups: ['Everyone', 'Engineering', 'Berlin'],
+    },
+    createdAt: now,
+    lastSeenAt: now,
+  };
+}
+
+/** A `Cookie` header value carrying a freshly sealed bench session, made by Gatehouse's codec. */
+export async function sessionCookieHeader(issuer: string): Promise<string> {
+  const loaded = parseConfig(
+    benchConfigYaml({
+      listen: '127.0.0.1:0',
+      admin: '127.0.0.1:0',
+      upstream: 'http://127.0.0.1:1',
+      keyServer: { origin: issuer, jwksUri: `${issuer}/jwks` },
+    }),
+    'bench.yaml',
+    { env: {}, readFile: () => '' },
+  );
+  const codec = createSessionCodec({
+    session: loaded.config.session!,
+    secure: false,
+    cacheSize: 0,
+    log: silentLog,
+  });
+  const setCookies = await codec.write(benchSession(issuer));
+  return setCookies.map((c) => c.split(';', 1)[0]).join('; ');
+}

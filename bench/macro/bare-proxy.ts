@@ -1,0 +1,20 @@
+/**
+ * The reference proxy: http-proxy-3 alone, with Gatehouse's own keep-alive agent settings
+ * (`createAgentPool`), no routing, no auth, no headers, no audit. Whatever Gatehouse costs on
+ * top of this is the price of identity awareness.
+ * `PORT=… UPSTREAM=http://127.0.0.1:… node bench/macro/bare-proxy.ts`
+ */
+import { createServer } from 'node:http';
+import { createProxyServer } from 'http-proxy-3';
+import { createAgentPool } from '../../src/proxy/agent-pool.ts';
+
+const upstream = new URL(String(process.env.UPSTREAM));
+const agent = createAgentPool().get(upstream);
+const proxy = createProxyServer({ target: upstream.href, agent, xfwd: false });
+proxy.on('error', (_err, _req, res) => {
+  if ('writeHead' in res && !res.headersSent) res.writeHead(502);
+  res.end();
+});
+const server = createServer({ keepAliveTimeout: 5_000 }, (req, res) => proxy.web(req, res));
+server.listen(Number(process.env.PORT), '127.0.0.1', () => process.stdout.write('listening\n'));
+process.on('SIGTERM', () => process.exit(0));

@@ -1,0 +1,335 @@
+/**
+ * End to end on 127.0.0.1: every scenario drives one server with a bounded load run and reads
+ * the CPU the server process (and its children) used. The proxy under test is pinned to CPU 0,
+ * the upstream and the load generator to CPU 1, so "CPU µs per request" is the proxy's alone and
+ * throughput is what one core of proxy gives. The worker scenarios are not pinned (they exist to
+ * use both cores). Each round runs every scenario once; ratios are taken within a round (same
+ * minutes, same neighbours) and the median over rounds is reported.
+ *
+ * Run alone: node_modules/.bin/node bench/macro/macro.ts [seconds] [rounds]
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  benchConfigYaml,
+  type KeyServer,
+  mintToken,
+  sessionCookieHeader,
+  startKeyServer,
+} from '../lib/fixtures.ts';
+import { type LoadResult, runLoad } from './load.ts';
+import { NGINX, nginxConfig } from './nginx.ts';
+import { cpuMicros, freePort, NODE, type Proc, start, waitForOk, waitForPort } from './procs.ts';
+
+export type ServerName = 'upstream' | 'bare' | 'gatehouse' | 'gatehouse-cold' | 'nginx' | 'gh-w1' | 'gh-w2';
+
+export interface Scenario {
+  name: string;
+  what: string;
+  server: ServerName;
+  /** port key to send load to (nginx has two) */
+  port?: 'auth';
+  path: string;
+  auth?: 'bearer' | 'session';
+  /** processes whose CPU counts for this scenario */
+  cpuOf: ServerName[];
+}
+
+export const SCENARIOS: Scenario[] = [
+  { name: 'direct', what: 'upstream, no proxy', server: 'upstream', path: '/x', cpuOf: ['upstream'] },
+  { name: 'bare-proxy', what: 'bare http-proxy-3', server: 'bare', path: '/app/x', cpuOf: ['bare'] },
+  {
+    name: 'gh-public',
+    what: 'Gatehouse, public route',
+    server: 'gatehouse',
+    path: '/public/x',
+    cpuOf: ['gatehouse'],
+  },
+  {
+    name: 'gh-session',
+    what: 'Gatehouse, warm session cookie',
+    server: 'gatehouse',
+    path: '/app/x',
+    auth: 'session',
+    cpuOf: ['gatehouse'],
+  },
+  {
+    name: 'gh-bearer',
+    what: 'Gatehouse, warm bearer (ES256)',
+    server: 'gatehouse',
+    path: '/app/x',
+    auth: 'bearer',
+    cpuOf: ['gatehouse'],
+  },
+  {
+    name: 'gh-bearer-cold',
+    what: 'Gatehouse, cold bearer (cache.tokens: 0)',
+    server: 'gatehouse-cold',
+    path: '/app/x',
+    auth: 'bearer',
+    cpuOf: ['gatehouse-cold'],
+  },
+  { name: 'nginx', what: 'nginx alone (proxy_pass)', server: 'nginx', path: '/app/x', cpuOf: ['nginx'] },
+  {
+    name: 'nginx+gh-auth',
+    what: 'nginx + Gatehouse auth_request, warm bearer',
+    server: 'nginx',
+    port: 'auth',
+    path: '/app/x',
+    auth: 'bearer',
+    cpuOf: ['nginx', 'gatehouse'],
+  },
+  {
+    name: 'gh-w1',
+    what: 'Gatehouse workers: 1, warm bearer, unpinned',
+    server: 'gh-w1',
+    path: '/app/x',
+    auth: 'bearer',
+    cpuOf: ['gh-w1'],
+  },
+  {
+    name: 'gh-w2',
+    what: 'Gatehouse workers: 2, warm bearer, unpinned',
+    server: 'gh-w2',
+    path: '/app/x',
+    auth: 'bearer',
+    cpuOf: ['gh-w2'],
+  },
+];
+
+/** Ratios reported (and, for the guard, checked): scenario over its reference, same round. */
+export const RATIOS: { name: string; scenario: string; reference: string }[] = [
+  { name: 'gh-public / bare-proxy', scenario: 'gh-public', reference: 'bare-proxy' },
+  { name: 'gh-session / bare-proxy', scenario: 'gh-session', reference: 'bare-proxy' },
+  { name: 'gh-bearer / bare-proxy', scenario: 'gh-bearer', reference: 'bare-proxy' },
+  { name: 'gh-bearer-cold / bare-proxy', scenario: 'gh-bearer-cold', reference: 'bare-proxy' },
+  { name: 'bare-proxy / nginx', scenario: 'bare-proxy', reference: 'nginx' },
+  { name: 'gh-bearer / nginx', scenario: 'gh-bearer', reference: 'nginx' },
+  { name: 'nginx+gh-auth / nginx', scenario: 'nginx+gh-auth', reference: 'nginx' },
+  { name: 'gh-w2 / gh-w1', scenario: 'gh-w2', reference: 'gh-w1' },
+];
+
+export interface ScenarioRun extends LoadResult {
+  /** CPU µs per request of the scenario's server processes */
+  cpu_us_per_req: number;
+}
+
+export interface ScenarioResult extends ScenarioRun {
+  name: string;
+  what: string;
+  rounds: ScenarioRun[];
+}
+
+export interface RatioResult {
+  name: string;
+  /** medians over rounds of the per-round ratios */
+  rps: number;
+  cpu_per_req: number;
+  p99: number;
+}
+
+export interface MacroResult {
+  seconds: number;
+  rounds: number;
+  connections: number;
+  scenarios: ScenarioResult[];
+  ratios: RatioResult[];
+  skipped: { name: string; why: string }[];
+}
+
+export interface MacroOptions {
+  seconds: number;
+  warmupSeconds: number;
+  rounds: number;
+  connections: number;
+  /** scenario names to run (default: all) */
+  only?: string[];
+  log?: (line: string) => void;
+}
+
+const PROXY_CPU = '0';
+const OTHER_CPU = '1';
+
+export const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+export async function runMacro(opts: MacroOptions): Promise<MacroResult> {
+  const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const wanted = SCENARIOS.filter((s) => !opts.only || opts.only.includes(s.name));
+  const skipped: { name: string; why: string }[] = [];
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
+  const procs = new Map<ServerName, Proc>();
+  const ports = new Map<string, number>();
+  const keyServer = await startKeyServer();
+  try {
+    const needed = new Set(wanted.flatMap((s) => [s.server, ...s.cpuOf]));
+    needed.add('upstream');
+    if (!NGINX && needed.has('nginx')) {
+      for (const s of wanted.filter((x) => x.server === 'nginx'))
+        skipped.push({ name: s.name, why: 'no nginx' });
+      needed.delete('nginx');
+    }
+    await startServers(needed, { dir, procs, ports, keyServer });
+    const token = await mintToken(keyServer.keys.ES256, { ttlS: 6 * 3600 });
+    const cookie = await sessionCookieHeader(keyServer.origin);
+    const headersFor = (s: Scenario): Record<string, string> =>
+      s.auth === 'bearer'
+        ? { authorization: `Bearer ${token}` }
+        : s.auth === 'session'
+          ? { cookie: `theme=dark; ${cookie}` }
+          : {};
+
+    const runnable = wanted.filter((s) => procs.has(s.server));
+    const runs = new Map<string, ScenarioRun[]>(runnable.map((s) => [s.name, []]));
+    const failed = new Set<string>();
+    for (let round = 1; round <= opts.rounds; round++) {
+      for (const s of runnable) {
+        if (failed.has(s.name)) continue;
+        const port = ports.get(s.port === 'auth' ? 'nginx-auth' : s.server)!;
+        const url = `http://127.0.0.1:${port}${s.path}`;
+        const base = { url, headers: headersFor(s), connections: opts.connections, cpus: OTHER_CPU };
+        if (opts.warmupSeconds > 0) await runLoad({ ...base, seconds: opts.warmupSeconds });
+        const pids = s.cpuOf.map((n) => procs.get(n)!.pid);
+        const cpu0 = pids.reduce((a, p) => a + cpuMicros(p), 0);
+        const load = await runLoad({ ...base, seconds: opts.seconds });
+        const cpu1 = pids.reduce((a, p) => a + cpuMicros(p), 0);
+        if (load.errors > 0 || load.requests === 0) {
+          // A scenario that is not answered 2xx measures nothing: report it, never average it in.
+          const why = `${load.errors} errors (non-2xx or socket) in ${load.requests} requests`;
+          log(`  round ${round} ${s.name}: left out: ${why}`);
+          skipped.push({ name: s.name, why });
+          failed.add(s.name);
+          runs.delete(s.name);
+          continue;
+        }
+        const run: ScenarioRun = { ...load, cpu_us_per_req: (cpu1 - cpu0) / load.requests };
+        runs.get(s.name)!.push(run);
+        log(
+          `  round ${round} ${s.name.padEnd(15)} ${run.rps.toFixed(0).padStart(6)} req/s  p50 ${run.p50_ms.toFixed(2)} ms  p99 ${run.p99_ms.toFixed(2)} ms  ${run.cpu_us_per_req.toFixed(0)} µs CPU/req`,
+        );
+      }
+    }
+
+    const scenarios: ScenarioResult[] = runnable
+      .filter((s) => runs.has(s.name))
+      .map((s) => {
+        const rs = runs.get(s.name)!;
+        return {
+          name: s.name,
+          what: s.what,
+          requests: median(rs.map((r) => r.requests)),
+          rps: median(rs.map((r) => r.rps)),
+          p50_ms: median(rs.map((r) => r.p50_ms)),
+          p99_ms: median(rs.map((r) => r.p99_ms)),
+          errors: rs.reduce((a, r) => a + r.errors, 0),
+          cpu_us_per_req: median(rs.map((r) => r.cpu_us_per_req)),
+          rounds: rs,
+        };
+      });
+    const ratios: RatioResult[] = [];
+    for (const r of RATIOS) {
+      const a = runs.get(r.scenario);
+      const b = runs.get(r.reference);
+      if (!a || !b) continue;
+      const per = (f: (x: ScenarioRun) => number) => median(a.map((x, i) => f(x) / f(b[i]!)));
+      ratios.push({
+        name: r.name,
+        rps: per((x) => x.rps),
+        cpu_per_req: per((x) => x.cpu_us_per_req),
+        p99: per((x) => x.p99_ms),
+      });
+    }
+    return {
+      seconds: opts.seconds,
+      rounds: opts.rounds,
+      connections: opts.connections,
+      scenarios,
+      ratios,
+      skipped,
+    };
+  } finally {
+    await Promise.all([...procs.values()].map((p) => p.stop()));
+    await keyServer.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function startServers(
+  needed: Set<ServerName>,
+  ctx: { dir: string; procs: Map<ServerName, Proc>; ports: Map<string, number>; keyServer: KeyServer },
+): Promise<void> {
+  const { dir, procs, ports, keyServer } = ctx;
+  const upstreamPort = await freePort();
+  ports.set('upstream', upstreamPort);
+  const up = start(NODE, ['bench/macro/upstream.ts'], {
+    env: { PORT: String(upstreamPort) },
+    cpus: OTHER_CPU,
+  });
+  procs.set('upstream', up);
+  await waitForPort(upstreamPort, up);
+  const upstream = `http://127.0.0.1:${upstreamPort}`;
+
+  if (needed.has('bare')) {
+    const port = await freePort();
+    ports.set('bare', port);
+    const p = start(NODE, ['bench/macro/bare-proxy.ts'], {
+      env: { PORT: String(port), UPSTREAM: upstream },
+      cpus: PROXY_CPU,
+    });
+    procs.set('bare', p);
+    await waitForPort(port, p);
+  }
+  const gatehouses: [ServerName, { tokenCache?: number; workers?: number; cpus?: string }][] = [
+    ['gatehouse', { cpus: PROXY_CPU }],
+    ['gatehouse-cold', { tokenCache: 0, cpus: PROXY_CPU }],
+    ['gh-w1', { workers: 1 }],
+    ['gh-w2', { workers: 2 }],
+  ];
+  for (const [name, o] of gatehouses) {
+    if (!needed.has(name)) continue;
+    const port = await freePort();
+    const admin = await freePort();
+    ports.set(name, port);
+    const file = join(dir, `${name}.yaml`);
+    writeFileSync(
+      file,
+      benchConfigYaml({
+        listen: `127.0.0.1:${port}`,
+        admin: `127.0.0.1:${admin}`,
+        upstream,
+        keyServer,
+        tokenCache: o.tokenCache,
+        workers: o.workers,
+      }),
+    );
+    const p = start(NODE, ['cmd/gatehouse.ts', 'serve', '-c', file], { cpus: o.cpus });
+    procs.set(name, p);
+    await waitForPort(admin, p);
+    await waitForOk(`http://127.0.0.1:${admin}/readyz`);
+    await waitForPort(port, p);
+  }
+  if (needed.has('nginx') && NGINX) {
+    const alone = await freePort();
+    const auth = await freePort();
+    ports.set('nginx', alone);
+    ports.set('nginx-auth', auth);
+    const gatehouse = ports.get('gatehouse');
+    if (gatehouse === undefined) throw new Error('nginx+gh-auth needs the gatehouse server');
+    const conf = nginxConfig(join(dir, 'nginx'), { alone, auth, upstream: upstreamPort, gatehouse });
+    const p = start(NGINX, ['-p', join(dir, 'nginx'), '-c', conf], { cpus: PROXY_CPU });
+    procs.set('nginx', p);
+    await waitForPort(alone, p);
+    await waitForPort(auth, p);
+  }
+}
+
+if (import.meta.main) {
+  const seconds = Number(process.argv[2] ?? 5);
+  const rounds = Number(process.argv[3] ?? 1);
+  const result = await runMacro({ seconds, warmupSeconds: 1, rounds, connections: 16 });
+  process.stdout.write(`${JSON.stringify(result.ratios, null, 2)}\n`);
+}

@@ -1,0 +1,134 @@
+/**
+ * The whole in-process decision for one request, no network: a Runtime built by `buildRuntime`
+ * from the bench config, then accept (scope) → parse target → endpoints check → route → strip
+ * inbound → identify → authorize → identity headers + assertion, on an `IncomingMessage`-like
+ * object – exactly the stages `handleRequest` runs before `proxy.web`. Reference: one raw ES256
+ * `crypto.verify`, the cost a cache-less proxy would pay per request at the very least.
+ * Run: node_modules/.bin/node bench/micro/decision.bench.ts
+ */
+import { createPublicKey, verify } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { bench, do_not_optimize, group, run, summary } from 'mitata';
+import { Registry } from 'prom-client';
+import { parseConfig } from '../../src/config/load.ts';
+import { createAuditLog } from '../../src/observe/audit.ts';
+import { silentLog } from '../../src/observe/logger.ts';
+import { createMetrics } from '../../src/observe/metrics.ts';
+import { authorize, forwardHeaders } from '../../src/pipeline/authorize.ts';
+import { serveEndpoint } from '../../src/pipeline/endpoints.ts';
+import { parseRequestTarget } from '../../src/pipeline/request-target.ts';
+import { createScope } from '../../src/pipeline/scope.ts';
+import { createUpstreamProxy } from '../../src/proxy/upstream-proxy.ts';
+import { buildRuntime, type Runtime } from '../../src/server/runtime.ts';
+import { createMemoryStore } from '../../src/store/store.ts';
+import { createOutboundDispatcher } from '../../src/util/outbound.ts';
+import { benchConfigYaml, mintToken, sessionCookieHeader, startKeyServer } from '../lib/fixtures.ts';
+
+const keyServer = await startKeyServer();
+const loaded = parseConfig(
+  benchConfigYaml({
+    listen: '127.0.0.1:8080',
+    admin: '127.0.0.1:0',
+    upstream: 'http://127.0.0.1:9000',
+    keyServer,
+  }),
+  'bench.yaml',
+  { env: {}, readFile: () => '' },
+);
+const dispatcher = createOutboundDispatcher();
+const rt: Runtime = await buildRuntime(loaded, {
+  log: silentLog,
+  metrics: createMetrics(new Registry()),
+  dispatcher,
+  proxy: createUpstreamProxy(),
+  audit: createAuditLog('/dev/null'),
+  revocations: createMemoryStore(),
+});
+await rt.bearer!.start();
+
+const token = await mintToken(keyServer.keys.ES256);
+const cookie = await sessionCookieHeader(keyServer.origin);
+const socket = { remoteAddress: '203.0.113.9', encrypted: false };
+const baseHeaders = {
+  host: 'app.example.com',
+  'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) bench',
+  accept: 'application/json',
+  'accept-encoding': 'gzip, br',
+  'x-auth-request-user': 'spoofed',
+};
+
+/** What node hands the pipeline: a fresh header object per request (the pipeline mutates it). */
+function fakeRequest(url: string, extra: Record<string, string>): IncomingMessage {
+  const headers: Record<string, string> = { ...baseHeaders, ...extra };
+  return {
+    url,
+    method: 'GET',
+    headers,
+    get headersDistinct() {
+      const out: Record<string, string[]> = {};
+      for (const [k, v] of Object.entries(headers)) out[k] = [v];
+      return out;
+    },
+    socket,
+  } as unknown as IncomingMessage;
+}
+const noResponse = {} as ServerResponse; // never touched: the path is not under the prefix
+
+/** handleRequest up to `proxy.web`; returns the headers that would go upstream. */
+async function decide(req: IncomingMessage): Promise<Record<string, string>> {
+  const scope = createScope(req, rt.isTrustedProxy);
+  scope.target = parseRequestTarget(req.url);
+  if (await serveEndpoint(req, noResponse, scope, rt)) throw new Error('unexpected endpoint');
+  const route = rt.routes.match(scope.host, scope.target.path, scope.method);
+  if (!route) throw new Error('no route');
+  scope.route = route;
+  rt.stripInbound(req.headers);
+  const decision = await authorize(req, scope, rt, route);
+  if (decision.outcome !== 'allow') throw new Error(`not allowed: ${decision.reason}`);
+  return forwardHeaders(req, scope, rt, route);
+}
+
+const bearerRequest = () => fakeRequest('/app/orders/42?expand=items', { authorization: `Bearer ${token}` });
+const sessionRequest = () => fakeRequest('/app/orders/42?expand=items', { cookie: `theme=dark; ${cookie}` });
+const publicRequest = () => fakeRequest('/public/app.js?v=3', {});
+
+// Sanity (and warm-up: the first call fills the token, session and assertion caches). A case
+// whose decision fails is reported and left out, so the guard sees it missing, not fast.
+const cases = { 'warm bearer (ES256)': bearerRequest, 'warm session cookie': sessionRequest };
+const working: [string, () => IncomingMessage][] = [];
+for (const [name, make] of Object.entries(cases)) {
+  try {
+    const headers = await decide(make());
+    if (headers['x-auth-request-user'] !== 'bench-user' || !headers['x-gatehouse-assertion'])
+      throw new Error('no identity headers');
+    working.push([name, make]);
+  } catch (err) {
+    process.stderr.write(`decision.bench: "${name}" left out: ${(err as Error).message}\n`);
+  }
+}
+await decide(publicRequest());
+
+const [h, p, s] = token.split('.') as [string, string, string];
+const signingInput = Buffer.from(`${h}.${p}`);
+const signature = Buffer.from(s, 'base64url');
+const es256 = {
+  key: createPublicKey({ key: keyServer.keys.ES256.publicJwk as never, format: 'jwk' }),
+  dsaEncoding: 'ieee-p1363' as const,
+};
+if (!verify('sha256', signingInput, es256, signature)) throw new Error('raw verify failed');
+
+summary(() => {
+  group('whole request decision (in process)', () => {
+    bench('raw crypto.verify ES256 (reference)', () =>
+      do_not_optimize(verify('sha256', signingInput, es256, signature)),
+    );
+    for (const [name, make] of working)
+      bench(`decision: ${name}`, async () => do_not_optimize(await decide(make())));
+    bench('decision: public route', async () => do_not_optimize(await decide(publicRequest())));
+  });
+});
+
+await run();
+rt.close();
+await dispatcher.close();
+await keyServer.close();
