@@ -57,7 +57,7 @@ async function buildOffline(loaded: LoadedConfig): Promise<void> {
       metrics: createMetrics(new Registry(), { defaultMetrics: false }),
       dispatcher,
       proxy,
-      audit: { write() {}, flush() {} },
+      audit: { write() {}, flush() {}, close() {} },
       revocations: createMemoryStore(),
     });
     rt.close();

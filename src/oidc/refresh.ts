@@ -107,12 +107,23 @@ export function createRefresher(deps: {
   async function coordinated(session: SessionData, c: RefreshCoordinator): Promise<SessionData> {
     const k = sharedResultKey(session.refreshToken!);
     const deadline = Date.now() + (deps.waitMs ?? WAIT_MS);
+    const readShared = async () => {
+      const stored = await c.get(k.id);
+      const shared = stored === undefined ? undefined : openResult(k, stored);
+      return shared !== undefined && shared.id === session.id ? shared : undefined;
+    };
     try {
       for (let attempt = 0; attempt < MAX_POLLS; attempt++) {
-        const stored = await c.get(k.id);
-        const shared = stored === undefined ? undefined : openResult(k, stored);
-        if (shared !== undefined && shared.id === session.id) return shared;
-        if (await c.lock(k.id, LOCK_MS)) break;
+        const shared = await readShared();
+        if (shared) return shared;
+        if (await c.lock(k.id, LOCK_MS)) {
+          // The winner may have published and unlocked between our read and our lock: read
+          // again under the lock, or we would spend the already-rotated token a second time.
+          const late = await readShared();
+          if (!late) break;
+          await c.unlock(k.id).catch(() => {});
+          return late;
+        }
         if (Date.now() >= deadline) {
           log.warn({ session_id: session.id }, 'another replica did not finish the refresh in time');
           throw new GatehouseError('refresh_failed', 'another replica is still refreshing', {

@@ -17,7 +17,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { pipeline } from 'node:stream';
 import { createProxyServer, type ServerOptions } from 'http-proxy-3';
 import type { ReasonCode } from '../errors.ts';
 import type { RequestTarget } from '../pipeline/request-target.ts';
@@ -171,9 +170,18 @@ export function createUpstreamProxy(opts: UpstreamProxyOptions = {}): UpstreamPr
         'upstream closed the connection mid-response',
       );
     });
-    // pipeline destroys `res` when the upstream dies mid-body, and the upstream request when the
-    // client goes away: no half-open sockets either way.
-    pipeline(proxyRes, res, () => {});
+    // Stream with backpressure, and tear down the other side when one dies: the client connection
+    // when the upstream dies mid-body, the upstream response when the client goes away – no
+    // half-open sockets either way. (Plain pipe + two listeners: stream.pipeline allocates an
+    // AbortController and a DOMException per request, a measurable share of the hot path.)
+    proxyRes.pipe(res);
+    proxyRes.once('error', () => res.destroy());
+    proxyRes.once('close', () => {
+      if (!proxyRes.complete) res.destroy();
+    });
+    res.once('close', () => {
+      if (!res.writableFinished) proxyRes.destroy();
+    });
   });
 
   const options = (route: CompiledRoute, target: RequestTarget, websocket: boolean): ServerOptions => {

@@ -167,7 +167,7 @@ export async function startGatehouse(opts: StartOptions): Promise<Gatehouse> {
       rt.close();
       shared.proxy.close();
       await shared.revocations.close();
-      shared.audit.flush();
+      shared.audit.close();
       await (shared.dispatcher as { close?: () => Promise<void> }).close?.();
     },
   };
