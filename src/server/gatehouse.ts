@@ -77,6 +77,12 @@ export async function startGatehouse(opts: StartOptions): Promise<Gatehouse> {
   const serverOptions = {
     maxHeaderSize: config.server.max_header_size,
     headersTimeout: config.server.headers_timeout,
+    // node enforces headersTimeout only when it sweeps its connections, every 30 s by default: a
+    // slowloris client got headers_timeout + 30 s. Sweep at a quarter of the timeout (issue-10).
+    connectionsCheckingInterval: Math.max(
+      250,
+      Math.min(5_000, Math.floor(config.server.headers_timeout / 4)),
+    ),
     requestTimeout: 0, // bodies stream for as long as the route allows; headers are bounded above
     keepAliveTimeout: 5_000,
   };

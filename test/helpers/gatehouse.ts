@@ -1,15 +1,20 @@
 /**
  * Start a real Gatehouse (in this process) from YAML text, on free loopback ports, with its
  * audit lines written to a temp file the test can read. Logs go to a temp file too, so the
- * secret-scanning test can read every line the suite produced.
+ * secret-scanning test can read every line the suite produced: every instance writes under
+ * {@link TEST_LOG_DIR} (`$GATEHOUSE_TEST_LOG_DIR`, which `npm test` sets to a fresh directory
+ * per run, else a fixed directory under the OS temp dir).
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { createLogger } from '../../src/observe/logger.ts';
 import { type Gatehouse, startGatehouse } from '../../src/server/gatehouse.ts';
+
+/** Where every test Gatehouse writes its config, log and audit files (read by test/secrets-scan). */
+export const TEST_LOG_DIR = process.env.GATEHOUSE_TEST_LOG_DIR || join(tmpdir(), 'gatehouse-test-logs');
 
 export interface TestGatehouse {
   readonly gh: Gatehouse;
@@ -28,7 +33,8 @@ export interface TestGatehouse {
  * and `{{AUDIT}}` (the audit file). `server.listen`/`admin.listen` are appended when absent.
  */
 export async function startTestGatehouse(yaml: string, opts: { port?: number } = {}): Promise<TestGatehouse> {
-  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-test-'));
+  mkdirSync(TEST_LOG_DIR, { recursive: true });
+  const dir = mkdtempSync(join(TEST_LOG_DIR, 'gatehouse-test-'));
   const port = opts.port ?? (await freePort());
   const auditFile = join(dir, 'audit.log');
   const logFile = join(dir, 'gatehouse.log');
