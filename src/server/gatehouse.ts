@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { Registry } from 'prom-client';
 import { type LoadedConfig, loadConfig, redactConfig } from '../config/load.ts';
 import { ConfigError } from '../errors.ts';
@@ -95,6 +96,13 @@ export async function startGatehouse(opts: StartOptions): Promise<Gatehouse> {
     : createHttpServer(serverOptions, onRequest);
   server.on('upgrade', (req, socket, head) => {
     handleUpgrade(req, socket, head, rt).catch(() => socket.destroy());
+  });
+  // Gatehouse is not a forward proxy: CONNECT gets a clear 405 instead of a silent close.
+  server.on('connect', (_req, socket: Duplex) => {
+    socket.on('error', () => socket.destroy());
+    socket.end(
+      'HTTP/1.1 405 Method Not Allowed\r\nallow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\nconnection: close\r\ncontent-length: 0\r\n\r\n',
+    );
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     // Malformed requests, oversized headers and slow clients: a bare status, no details.
