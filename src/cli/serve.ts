@@ -16,6 +16,9 @@ export async function runServe(configFile: string): Promise<number> {
   try {
     gh = attachWorker(await startGatehouse({ configFile, ...workerStartOptions() }));
   } catch (err) {
+    // A worker's IPC channel holds its event loop open while it starts; a failed start lets go
+    // so the worker exits and the primary sees it.
+    if (cluster.isWorker) process.channel?.unref();
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
       return 1;

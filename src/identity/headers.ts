@@ -78,6 +78,36 @@ export function identityHeaders(
   opts: { accessToken?: string; maxBytes?: number } = {},
 ): Record<string, string> {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_IDENTITY_HEADER_BYTES;
+  // The identity's own headers depend on nothing else: computed once per frozen identity (the
+  // token and session caches hand out the same Identity object on every warm request).
+  const cacheable =
+    maxBytes === DEFAULT_MAX_IDENTITY_HEADER_BYTES &&
+    Object.isFrozen(identity) &&
+    Object.isFrozen(identity.groups) &&
+    Object.isFrozen(identity.roles);
+  let base = cacheable ? byIdentity.get(identity) : undefined;
+  if (base === undefined) {
+    base = ownHeaders(identity, maxBytes);
+    if (cacheable) byIdentity.set(identity, base);
+  }
+  const out: Record<string, string> = { ...base.headers };
+  // The access token comes last, and only if it fits after the identity's own headers.
+  const token = opts.accessToken;
+  if (token !== undefined && TOKEN_CHARS.test(token)) {
+    const name = 'x-auth-request-access-token';
+    if (base.used + name.length + token.length + 4 <= maxBytes) out[name] = token;
+  }
+  return out;
+}
+
+interface OwnHeaders {
+  readonly headers: Readonly<Record<string, string>>;
+  /** bytes they take, counted as `identityHeaders` counts */
+  readonly used: number;
+}
+const byIdentity = new WeakMap<Identity, OwnHeaders>();
+
+function ownHeaders(identity: Identity, maxBytes: number): OwnHeaders {
   const out: Record<string, string> = {};
   let used = 0;
   const add = (name: string, value: string | undefined): void => {
@@ -94,7 +124,5 @@ export function identityHeaders(
   }
   add('x-auth-request-roles', joinList(identity.roles));
   add('x-auth-request-groups', joinList(identity.groups));
-  const token = opts.accessToken;
-  if (token !== undefined && TOKEN_CHARS.test(token)) add('x-auth-request-access-token', token);
-  return out;
+  return { headers: out, used };
 }

@@ -30,6 +30,15 @@ export function normalizeHeaderName(name: string): string {
   return name.toLowerCase().replaceAll('_', '-');
 }
 
+/** True when `normalizeHeaderName(name)` differs from `name` (an `_` or an upper-case letter). */
+function needsFolding(name: string): boolean {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 95 || (c >= 65 && c <= 90) || c > 127) return true;
+  }
+  return false;
+}
+
 /**
  * A function that deletes, in place, every header whose normalized name is an identity header,
  * an oauth2-proxy identity header, the assertion header, or one of `extraHeaders`.
@@ -59,7 +68,8 @@ export function createInboundStripper(opts: {
   return (headers) => {
     // Object.keys is a snapshot, so deleting while iterating is safe.
     for (const name of Object.keys(headers)) {
-      if (hostile.has(name) || hostile.has(normalizeHeaderName(name))) delete headers[name];
+      if (hostile.has(name) || (needsFolding(name) && hostile.has(normalizeHeaderName(name))))
+        delete headers[name];
     }
   };
 }

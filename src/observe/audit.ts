@@ -35,22 +35,56 @@ export interface AuditLog {
   close(): void;
 }
 
-/** Lines are batched up to this many bytes, and written at least this often. */
-const BATCH_BYTES = 4096;
+/**
+ * Lines are gathered here up to this many characters, then handed to the destination as one
+ * write; whatever is gathered is written at least this often. (sonic-boom's own `minLength`
+ * batching measures its whole buffer with `Buffer.byteLength` on every write, which flattens the
+ * growing string each time, and issued an `fs.write` per 4 KiB: together ~7 % of the proxy's CPU.)
+ */
+const BATCH_CHARS = 32 * 1024;
 const FLUSH_EVERY_MS = 500;
 
 /**
+ * The ISO-8601 timestamp of `now` (epoch ms). `Date#toISOString` costs a Date and a format per
+ * call; the text up to the second changes once a second, so only the milliseconds are appended.
+ */
+function createIsoClock(): (now: number) => string {
+  let second = Number.NaN;
+  let prefix = '';
+  return (now) => {
+    const s = Math.floor(now / 1000);
+    if (s !== second) {
+      second = s;
+      prefix = new Date(s * 1000).toISOString().slice(0, 20); // 'YYYY-MM-DDTHH:MM:SS.'
+    }
+    const ms = now - s * 1000;
+    return `${prefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z`;
+  };
+}
+
+/**
  * `output`: `stdout`, `stderr`, or a file path (appended). One write per request would be a
- * syscall on the hot path, so lines are batched by sonic-boom (pino's destination) and
- * flushed every half second and at shutdown.
+ * syscall on the hot path, so lines are batched (see BATCH_CHARS) and written through sonic-boom
+ * (pino's destination), at least every half second and at shutdown.
  */
 export function createAuditLog(output: string): AuditLog {
-  const common = { sync: false, minLength: BATCH_BYTES, periodicFlush: FLUSH_EVERY_MS };
+  const common = { sync: false };
   const file = output !== 'stdout' && output !== 'stderr';
   const destination = file
     ? pino.destination({ ...common, dest: output, append: true, mode: 0o640 })
     : pino.destination({ ...common, fd: output === 'stdout' ? 1 : 2 });
+  const isoTime = createIsoClock();
+  let pending = '';
+  const drain = () => {
+    if (pending === '') return;
+    const batch = pending;
+    pending = '';
+    destination.write(batch);
+  };
+  const timer = setInterval(drain, FLUSH_EVERY_MS);
+  timer.unref();
   const flush = () => {
+    drain();
     try {
       destination.flushSync();
     } catch {
@@ -60,12 +94,12 @@ export function createAuditLog(output: string): AuditLog {
   return {
     write(entry) {
       // Entries hold only strings, numbers and booleans from our own code: plain JSON, one line.
-      destination.write(
-        `{"log":"audit","time":"${new Date().toISOString()}",${JSON.stringify(entry).slice(1)}\n`,
-      );
+      pending += `{"log":"audit","time":"${isoTime(Date.now())}",${JSON.stringify(entry).slice(1)}\n`;
+      if (pending.length >= BATCH_CHARS) drain();
     },
     flush,
     close() {
+      clearInterval(timer);
       flush();
       // A file is ours to close; stdout/stderr stay open for the rest of the process.
       if (file) destination.end();

@@ -23,7 +23,7 @@ export async function authorize(
     scope.decision = policy.decide(undefined);
     return scope.decision;
   }
-  const started = process.hrtime.bigint();
+  const started = performance.now();
   await identify(req, scope, rt, route.config.auth);
   let decision = policy.decide(scope.identity);
   // A refused credential is the reason the caller hears, not a generic "no credentials".
@@ -31,7 +31,7 @@ export async function authorize(
     decision = { ...decision, reason: scope.authFailure };
   rt.metrics.authDuration.observe(
     { auth_type: scope.identity?.authType ?? 'anonymous' },
-    Number(process.hrtime.bigint() - started) / 1e9,
+    (performance.now() - started) / 1000,
   );
   scope.decision = decision;
   return decision;

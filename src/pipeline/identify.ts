@@ -28,7 +28,7 @@ export async function identify(
 ): Promise<void> {
   let token: string | undefined;
   try {
-    token = extractBearer(req.headersDistinct.authorization); // distinct: a repeated header is refused, not silently the first
+    token = extractBearer(authorizationOf(req)); // every line: a repeated header is refused, not silently the first
   } catch (err) {
     scope.authFailure = reasonOf(err);
     return;
@@ -103,6 +103,26 @@ async function identifySession(req: IncomingMessage, scope: Scope, rt: Runtime):
   }
   if (reseal) scope.setCookies = await codec.write(session, read.present);
   scope.accessToken = session.accessToken;
+}
+
+/**
+ * The request's Authorization header: its one value, or every line when it was repeated.
+ * `req.headersDistinct` answers that too, but builds an object of every header on first use; a
+ * scan of the raw names suffices (node keeps the first line in `req.headers`).
+ */
+function authorizationOf(req: IncomingMessage): string | string[] | undefined {
+  const first = req.headers.authorization;
+  if (first === undefined) return undefined;
+  const raw = req.rawHeaders;
+  if (Array.isArray(raw)) {
+    let lines = 0;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!;
+      if (name.length === 13 && name.toLowerCase() === 'authorization') lines++;
+    }
+    if (lines === 1) return first;
+  }
+  return req.headersDistinct.authorization;
 }
 
 function tokenIdentity(v: VerifiedToken, rt: Runtime): Identity {

@@ -37,6 +37,6 @@ export function record(rt: Runtime, scope: Scope, status: number): void {
     rule: d?.rule,
     dry_run: d?.dryRun || undefined,
     status,
-    duration_ms: Number(process.hrtime.bigint() - scope.startedAt) / 1e6,
+    duration_ms: performance.now() - scope.startedAt,
   });
 }

@@ -15,7 +15,8 @@ import type { RequestTarget } from './request-target.ts';
 
 export interface Scope {
   readonly requestId: string;
-  readonly startedAt: bigint;
+  /** `performance.now()` at accept, ms */
+  readonly startedAt: number;
   readonly clientIp: string;
   readonly proto: 'http' | 'https';
   /** host as the client addressed it (lower-case, port kept) */
@@ -50,7 +51,7 @@ export function createScope(req: IncomingMessage, isTrusted: (ip: string | undef
   const fwdHost = trusted ? firstValue(h['x-forwarded-host'])?.split(',')[0]?.trim() : undefined;
   return {
     requestId: inboundId && REQUEST_ID.test(inboundId) ? inboundId : randomUUID(),
-    startedAt: process.hrtime.bigint(),
+    startedAt: performance.now(),
     clientIp: clientAddress(remote, h['x-forwarded-for'], isTrusted),
     proto:
       fwdProto === 'https' || fwdProto === 'http'

@@ -18,10 +18,14 @@ export interface AgentPool {
 
 export function createAgentPool(): AgentPool {
   const agents = new Map<string, HttpAgent>();
+  // `URL#origin` builds a new string per read; routes hand the same URL object every time.
+  let byUrl = new WeakMap<URL, HttpAgent>();
   return {
     get(upstream) {
+      let agent = byUrl.get(upstream);
+      if (agent) return agent;
       const origin = upstream.origin;
-      let agent = agents.get(origin);
+      agent = agents.get(origin);
       if (!agent) {
         const opts = {
           keepAlive: true,
@@ -32,11 +36,13 @@ export function createAgentPool(): AgentPool {
         agent = upstream.protocol === 'https:' ? new HttpsAgent(opts) : new HttpAgent(opts);
         agents.set(origin, agent);
       }
+      byUrl.set(upstream, agent);
       return agent;
     },
     destroy() {
       for (const agent of agents.values()) agent.destroy();
       agents.clear();
+      byUrl = new WeakMap();
     },
   };
 }

@@ -26,10 +26,23 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
  */
 const FRAMING: ReadonlySet<string> = new Set(['content-length', 'transfer-encoding', 'host']);
 
+const NO_TOKENS: ReadonlySet<string> = new Set();
+/** The `Connection` values nearly every message carries, answered without a split. */
+const COMMON_TOKENS: ReadonlyMap<string, ReadonlySet<string>> = new Map(
+  ['keep-alive', 'Keep-Alive', 'close', 'Close', 'upgrade', 'Upgrade'].map((v) => [
+    v,
+    new Set([v.toLowerCase()]),
+  ]),
+);
+
 /** Lower-cased names listed in `Connection` (comma-separated tokens, possibly repeated). */
-export function connectionTokens(value: string | string[] | undefined): Set<string> {
+export function connectionTokens(value: string | string[] | undefined): ReadonlySet<string> {
+  if (value === undefined) return NO_TOKENS;
+  if (typeof value === 'string') {
+    const common = COMMON_TOKENS.get(value);
+    if (common !== undefined) return common;
+  }
   const tokens = new Set<string>();
-  if (value === undefined) return tokens;
   const joined = Array.isArray(value) ? value.join(',') : value;
   for (const part of joined.split(',')) {
     const token = part.trim().toLowerCase();

@@ -5,6 +5,9 @@
  */
 import { BlockList, isIP } from 'node:net';
 
+/** Peer addresses whose trust is remembered at most (see createTrustedProxies). */
+const MAX_REMEMBERED = 1024;
+
 const MAPPED_V4 = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i;
 
 /** `::ffff:10.0.0.1` (a dual-stack socket's view of an IPv4 peer) → `10.0.0.1`. */
@@ -46,12 +49,22 @@ export function createTrustedProxies(
     }
     list.addSubnet(address, prefix, family === 4 ? 'ipv4' : 'ipv6');
   }
+  // BlockList#check costs a few hundred ns and is asked up to three times per request about the
+  // same few peers: answers are remembered, in a map emptied whenever it fills (bounded).
+  const known = new Map<string, boolean>();
   return (remoteAddress) => {
     if (typeof remoteAddress !== 'string') return false;
-    const address = unmap(remoteAddress);
-    const family = isIP(address);
-    if (family === 0) return false;
-    return list.check(address, family === 4 ? 'ipv4' : 'ipv6');
+    let trusted = known.get(remoteAddress);
+    if (trusted === undefined) {
+      const address = unmap(remoteAddress);
+      const family = isIP(address);
+      trusted = family !== 0 && list.check(address, family === 4 ? 'ipv4' : 'ipv6');
+      if (remoteAddress.length <= 64) {
+        if (known.size >= MAX_REMEMBERED) known.clear();
+        known.set(remoteAddress, trusted);
+      }
+    }
+    return trusted;
   };
 }
 

@@ -24,7 +24,7 @@ import type { CompiledRoute } from '../policy/route-table.ts';
 import { createAgentPool } from './agent-pool.ts';
 import { createFlight, type Flight } from './flight.ts';
 import { buildUpstreamHeaders } from './forwarded-headers.ts';
-import { stripResponseHopByHop } from './hop-by-hop.ts';
+import { connectionTokens, isHopByHop } from './hop-by-hop.ts';
 import { errorCode, reasonForUpstreamError } from './upstream-errors.ts';
 
 export interface ProxyOutcome {
@@ -74,11 +74,59 @@ export function upstreamUrl(upstream: URL, target: RequestTarget): URL {
   return url;
 }
 
+/** What every request to one upstream shares: its path prefix, own query and TLS server name. */
+interface UpstreamBase {
+  /** the upstream's path without its trailing slash ('' for '/') */
+  readonly prefix: string;
+  /** the upstream's own query, without '?' */
+  readonly query: string;
+  /** SNI name: the upstream host unless it is an IP address or plain http */
+  readonly servername: string | undefined;
+}
+const bases = new WeakMap<URL, UpstreamBase>();
+function upstreamBase(upstream: URL): UpstreamBase {
+  let base = bases.get(upstream);
+  if (base === undefined) {
+    const path = upstream.pathname;
+    base = {
+      prefix: path === '/' ? '' : path.replace(/\/$/, ''),
+      query: upstream.search.slice(1),
+      servername:
+        upstream.protocol === 'https:' && isIP(upstream.hostname) === 0 ? upstream.hostname : undefined,
+    };
+    bases.set(upstream, base);
+  }
+  return base;
+}
+
+/**
+ * `upstreamUrl(upstream, target)`'s path and query, built as a string: no URL parse per request.
+ * (The target is canonical, so URL would not re-encode it; a leading '?' of the joined query is
+ * dropped as the URL `search` setter drops it.)
+ */
+export function upstreamPath(upstream: URL, target: RequestTarget): string {
+  const { prefix, query: own } = upstreamBase(upstream);
+  const theirs = target.search.length > 1 ? target.search.slice(1) : '';
+  let query = own && theirs ? `${own}&${theirs}` : own || theirs;
+  if (query.charCodeAt(0) === 63) query = query.slice(1);
+  const path = prefix + target.path;
+  return query === '' ? path : `${path}?${query}`;
+}
+
+/**
+ * Per-request state rides on the request itself under private symbols: a property read per
+ * proxy event instead of a WeakMap (ephemeron table) lookup, and nothing for the GC to trace
+ * beyond the request's own graph.
+ */
+const FLIGHT = Symbol('gatehouse.flight');
+const NO_HOP_OPTIONS = {};
+const CHUNKED = Symbol('gatehouse.chunked');
+type Carrier = IncomingMessage & { [FLIGHT]?: Flight; [CHUNKED]?: string };
+const flightOf = (req: IncomingMessage): Flight | undefined => (req as Carrier)[FLIGHT];
+
 export function createUpstreamProxy(opts: UpstreamProxyOptions = {}): UpstreamProxy {
   const proxy = createProxyServer({ xfwd: false, secure: true, followRedirects: false });
   const agents = createAgentPool();
-  const flights = new WeakMap<IncomingMessage, Flight>();
-  const chunked = new WeakMap<IncomingMessage, string>();
   let closed = false;
 
   // http-proxy-3's `deleteLength` pass gives a DELETE or OPTIONS without Content-Length a
@@ -87,7 +135,7 @@ export function createUpstreamProxy(opts: UpstreamProxyOptions = {}): UpstreamPr
   // routing and policy). Restore the framing right after that pass; its `after()` inserts
   // before, so this hooks in before the pass that follows it.
   proxy.before('web', 'timeout', (req) => {
-    const te = chunked.get(req);
+    const te = (req as Carrier)[CHUNKED];
     if (te !== undefined) {
       delete req.headers['content-length'];
       req.headers['transfer-encoding'] = te;
@@ -109,24 +157,24 @@ export function createUpstreamProxy(opts: UpstreamProxyOptions = {}): UpstreamPr
   // 'error' without a listener would throw and crash the process. They are the client's doing,
   // so no upstream reason is recorded.
   proxy.on('error', (_err, req, clientSide) => {
-    const flight = flights.get(req);
+    const flight = flightOf(req);
     if (flight) flight.abandon();
     else clientSide.destroy();
   });
 
   proxy.on('proxyReq', (proxyReq, req) => {
-    const flight = flights.get(req);
+    const flight = flightOf(req);
     if (!flight) return;
     flight.proxyReq = proxyReq;
     if (flight.settled) proxyReq.destroy();
     // The response clock starts once the upstream has the whole request: a large upload is
     // paced by the client, not the upstream.
     else if (proxyReq.writableFinished) flight.armTimeout();
-    else proxyReq.once('finish', () => flight.armTimeout());
+    else proxyReq.on('finish', () => flight.armTimeout());
   });
 
   proxy.on('proxyReqWs', (proxyReq, req) => {
-    const flight = flights.get(req);
+    const flight = flightOf(req);
     if (!flight) return;
     flight.proxyReq = proxyReq;
     flight.armTimeout();
@@ -135,18 +183,22 @@ export function createUpstreamProxy(opts: UpstreamProxyOptions = {}): UpstreamPr
   });
 
   proxy.on('proxyRes', (proxyRes, req, res) => {
-    const flight = flights.get(req);
+    const flight = flightOf(req);
     if (!flight || flight.settled || flight.failed || res.headersSent || res.destroyed) {
       proxyRes.resume();
       proxyRes.destroy();
       return;
     }
     flight.answered(proxyRes.statusCode ?? 502);
-    stripResponseHopByHop(proxyRes.headers);
+    // Hop-by-hop headers describe the upstream connection, not the message: never copied (node
+    // frames the client response itself).
+    const headers = proxyRes.headers;
+    const listed = connectionTokens(headers.connection);
     try {
       res.statusCode = proxyRes.statusCode ?? 502;
-      for (const [name, value] of Object.entries(proxyRes.headers)) {
-        if (value === undefined) continue;
+      for (const name of Object.keys(headers)) {
+        const value = headers[name];
+        if (value === undefined || isHopByHop(name, listed, NO_HOP_OPTIONS)) continue;
         // Gatehouse may already have set cookies (a refreshed session): keep both sets.
         const own = name === 'set-cookie' ? res.getHeader('set-cookie') : undefined;
         res.setHeader(
@@ -160,43 +212,50 @@ export function createUpstreamProxy(opts: UpstreamProxyOptions = {}): UpstreamPr
       flight.fail('upstream_unreachable');
       return;
     }
-    // Fires before `res` closes: record the reset so the outcome names it.
-    proxyRes.once('close', () => {
-      if (proxyRes.complete || flight.reason !== undefined) return;
-      flight.reason = 'upstream_reset';
-      // The client only sees a truncated body; the operator needs a line saying why (issue-10).
-      opts.logger?.warn(
-        { route: flight.route.name, request_id: flight.ctx.requestId, reason: 'upstream_reset' },
-        'upstream closed the connection mid-response',
-      );
-    });
     // Stream with backpressure, and tear down the other side when one dies: the client connection
-    // when the upstream dies mid-body, the upstream response when the client goes away – no
-    // half-open sockets either way. (Plain pipe + two listeners: stream.pipeline allocates an
-    // AbortController and a DOMException per request, a measurable share of the hot path.)
+    // when the upstream dies mid-body (here), the upstream response when the client goes away
+    // (the flight, on the response's 'close') – no half-open sockets either way. (Plain pipe +
+    // listeners: stream.pipeline allocates an AbortController and a DOMException per request.)
+    // 'close' fires before `res` closes: a reset is recorded first, so the outcome names it.
+    // (`on`, not `once`: each event comes at most once, and `once` allocates a wrapper.)
+    flight.proxyRes = proxyRes;
+    proxyRes.on('close', () => {
+      if (proxyRes.complete) return;
+      if (flight.reason === undefined) {
+        flight.reason = 'upstream_reset';
+        // The client only sees a truncated body; the operator needs a line saying why (issue-10).
+        opts.logger?.warn(
+          { route: flight.route.name, request_id: flight.ctx.requestId, reason: 'upstream_reset' },
+          'upstream closed the connection mid-response',
+        );
+      }
+      res.destroy();
+    });
     proxyRes.pipe(res);
-    proxyRes.once('error', () => res.destroy());
-    proxyRes.once('close', () => {
-      if (!proxyRes.complete) res.destroy();
-    });
-    res.once('close', () => {
-      if (!res.writableFinished) proxyRes.destroy();
-    });
+    proxyRes.on('error', () => res.destroy());
   });
 
-  const options = (route: CompiledRoute, target: RequestTarget, websocket: boolean): ServerOptions => {
-    const url = upstreamUrl(route.upstream, target);
-    const https = url.protocol === 'https:';
+  const options = (
+    req: IncomingMessage,
+    route: CompiledRoute,
+    target: RequestTarget,
+    websocket: boolean,
+  ): ServerOptions => {
+    // The path sent is set as `req.url` and taken verbatim (`toProxy`) after the upstream's origin
+    // (`prependPath: false`): http-proxy-3 would otherwise parse three URLs per request.
+    req.url = upstreamPath(route.upstream, target);
+    const { servername } = upstreamBase(route.upstream);
     return {
-      target: url,
-      ignorePath: true,
+      target: route.upstream,
+      prependPath: false,
+      toProxy: true,
       changeOrigin: !route.config.preserve_host,
       agent: websocket ? false : agents.get(route.upstream),
       connectTimeout: route.config.connect_timeout,
       selfHandleResponse: true,
       // http-proxy-3 builds the outgoing options on this object, so it must be fresh. SNI and
       // certificate checks use the upstream host even when the client's Host is preserved.
-      ssl: https && isIP(url.hostname) === 0 ? { servername: url.hostname } : {},
+      ssl: servername !== undefined ? { servername } : {},
     };
   };
 
@@ -208,7 +267,7 @@ export function createUpstreamProxy(opts: UpstreamProxyOptions = {}): UpstreamPr
     ctx: ProxyContext,
   ): { flight: Flight; options: ServerOptions } | undefined => {
     const flight = createFlight(kind, req, sink, route, ctx, (err) => warn(flight, err, 'onDone threw'));
-    flights.set(req, flight);
+    (req as Carrier)[FLIGHT] = flight;
     if (closed) {
       flight.fail('shutting_down');
       return undefined;
@@ -227,11 +286,12 @@ export function createUpstreamProxy(opts: UpstreamProxyOptions = {}): UpstreamPr
         },
         ctx.headers,
       );
-      // http-proxy-3 builds the upstream head from req.headers; the caller's view is replaced.
+      // http-proxy-3 builds the upstream head from req.headers and the path from req.url; the
+      // caller's view of both is replaced.
       req.headers = headers as IncomingHttpHeaders;
       const te = headers['transfer-encoding'];
-      if (te !== undefined && headers['content-length'] === undefined) chunked.set(req, String(te));
-      return { flight, options: options(route, ctx.target, kind === 'ws') };
+      if (te !== undefined && headers['content-length'] === undefined) (req as Carrier)[CHUNKED] = String(te);
+      return { flight, options: options(req, route, ctx.target, kind === 'ws') };
     } catch (err) {
       warn(flight, err, 'upstream request could not be prepared');
       flight.fail('internal_error');

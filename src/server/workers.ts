@@ -77,8 +77,10 @@ export function workerStartOptions(): Pick<StartOptions, 'registry' | 'admin'> {
   registry.setDefaultLabels({ worker: process.env[SLOT_ENV] ?? String(cluster.worker?.id ?? 0) });
   new AggregatorRegistry(); // installs the worker's answer to the primary's metrics requests
   AggregatorRegistry.setRegistries([registry]);
-  // Until it serves, the IPC channel must not keep a worker alive: a failed start exits.
-  process.channel?.unref();
+  // The IPC channel keeps the worker alive while it starts: some of the start (a shared
+  // listen) is an IPC round trip that holds no other handle, so an unreferenced channel let the
+  // event loop run dry and the worker exit 0 half-started. A failed start unrefs it (serve.ts).
+  process.channel?.ref();
   return { registry, admin: false };
 }
 
@@ -129,6 +131,9 @@ function runPrimary(config: Config, n: number, log: Log): Promise<number> {
     worker.on('message', (msg: unknown) => {
       if (isReadyz(msg) && msg.ready !== undefined) pending.get(msg.id)?.(msg.ready);
     });
+    // An IPC write to a worker that is exiting fails with EPIPE: the worker's 'exit' handling
+    // deals with the worker; the supervisor itself must never crash on it.
+    worker.on('error', (err) => log.warn({ err, slot }, 'worker IPC error'));
   };
 
   return new Promise<number>((resolve) => {
@@ -212,7 +217,9 @@ function runPrimary(config: Config, n: number, log: Log): Promise<number> {
         };
         pending.set(id, settle);
         if (!w.isConnected()) return settle(false);
-        w.send({ gatehouse: 'readyz', id } satisfies ReadyzMessage);
+        w.send({ gatehouse: 'readyz', id } satisfies ReadyzMessage, undefined, (err) => {
+          if (err) settle(false);
+        });
       });
 
     admin = createServer((req, res) => {

@@ -7,7 +7,7 @@
  * request costs one hash and one map hit; expiry checks still run against `now` on every read.
  * @see https://www.rfc-editor.org/rfc/rfc6265bis#name-the-__host-prefix
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Config } from '../config/schema.ts';
 import { GatehouseError } from '../errors.ts';
 import type { Log } from '../observe/logger.ts';
@@ -66,7 +66,7 @@ export function createSessionCodec(opts: SessionCodecOptions): SessionCodec {
   const attrs = { path: '/', secure, domain: cfg.cookie_domain };
 
   const lifetimeEnd = (s: SessionData) => s.createdAt * 1000 + cfg.max_lifetime;
-  const keyOf = (value: string) => createHash('sha256').update(value).digest('base64url');
+  const keyOf = (value: string) => hash('sha256', value, 'base64url');
 
   function check(entry: CacheEntry, present: readonly string[], now: number): SessionRead {
     const { session } = entry;
