@@ -19,7 +19,7 @@ import { sendError } from '../pipeline/respond-error.ts';
 import { createUpstreamProxy } from '../proxy/upstream-proxy.ts';
 import { createStore } from '../store/create-store.ts';
 import { createOutboundDispatcher } from '../util/outbound.ts';
-import { serveAdmin } from './admin.ts';
+import { serveAdmin, splitListen } from './admin.ts';
 import { buildRuntime, type Runtime, type Shared, startRuntime } from './runtime.ts';
 
 /** How long startup waits for a shared store's first sync before serving anyway. */
@@ -117,7 +117,15 @@ export async function startGatehouse(opts: StartOptions): Promise<Gatehouse> {
     );
   });
 
-  const admin = createHttpServer((req, res) => serveAdmin(req, res, rt, { draining: () => draining }));
+  const admin = createHttpServer((req, res) => {
+    serveAdmin(req, res, {
+      ready: () =>
+        draining ? 'draining' : rt.ready() ? 'ready' : 'not ready: waiting for IdP discovery or signing keys',
+      metrics: () => metrics.registry.metrics(),
+      contentType: metrics.registry.contentType,
+      log,
+    }).catch(() => res.destroy());
+  });
 
   await listen(server, config.server.listen);
   if (opts.admin !== false) await listen(admin, config.admin.listen);
@@ -188,12 +196,10 @@ export async function startGatehouse(opts: StartOptions): Promise<Gatehouse> {
 }
 
 function listen(server: Server, address: string): Promise<void> {
-  const i = address.lastIndexOf(':');
-  const host = i > 0 ? address.slice(0, i).replace(/^\[|\]$/g, '') : undefined;
-  const port = Number(i >= 0 ? address.slice(i + 1) : address);
+  const { host, port } = splitListen(address);
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ port, host: host || undefined }, () => {
+    server.listen({ port, host }, () => {
       server.off('error', reject);
       resolve();
     });

@@ -19,13 +19,14 @@
  * @see https://nodejs.org/api/cluster.html#how-it-works
  */
 import cluster, { type Worker } from 'node:cluster';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { AggregatorRegistry, Registry } from 'prom-client';
 import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { ConfigError } from '../errors.ts';
 import { createLogger, type Log } from '../observe/logger.ts';
+import { serveAdmin, splitListen } from './admin.ts';
 import type { Gatehouse, StartOptions } from './gatehouse.ts';
 
 const SLOT_ENV = 'GATEHOUSE_WORKER_SLOT';
@@ -223,7 +224,7 @@ function runPrimary(config: Config, n: number, log: Log): Promise<number> {
       });
 
     admin = createServer((req, res) => {
-      serveClusterAdmin(req, res, {
+      serveAdmin(req, res, {
         metrics: () => aggregator.clusterMetrics(),
         contentType: aggregator.contentType,
         ready: async () => {
@@ -245,44 +246,4 @@ function runPrimary(config: Config, n: number, log: Log): Promise<number> {
       for (let slot = 0; slot < n; slot++) fork(slot);
     });
   });
-}
-
-async function serveClusterAdmin(
-  req: IncomingMessage,
-  res: ServerResponse,
-  o: { metrics(): Promise<string>; contentType: string; ready(): Promise<string>; log: Log },
-): Promise<void> {
-  const path = (req.url ?? '/').split('?')[0];
-  if (req.method !== 'GET' && req.method !== 'HEAD') return plain(res, 405, 'method not allowed\n');
-  switch (path) {
-    case '/healthz':
-      return plain(res, 200, 'ok\n');
-    case '/readyz': {
-      const state = await o.ready();
-      return plain(res, state === 'ready' ? 200 : 503, `${state}\n`);
-    }
-    case '/metrics':
-      try {
-        const body = await o.metrics();
-        res.writeHead(200, { 'content-type': o.contentType });
-        res.end(body);
-      } catch (err) {
-        o.log.error({ err }, 'metrics collection failed');
-        plain(res, 500, 'metrics unavailable\n');
-      }
-      return;
-    default:
-      return plain(res, 404, 'not found\n');
-  }
-}
-
-function plain(res: ServerResponse, status: number, body: string): void {
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
-  res.end(body);
-}
-
-function splitListen(address: string): { host: string | undefined; port: number } {
-  const i = address.lastIndexOf(':');
-  const host = i > 0 ? address.slice(0, i).replace(/^\[|\]$/g, '') : undefined;
-  return { host: host || undefined, port: Number(i >= 0 ? address.slice(i + 1) : address) };
 }
