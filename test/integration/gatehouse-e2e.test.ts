@@ -13,23 +13,13 @@ import { CookieJar } from '../helpers/cookie-jar.ts';
 import { freePort, startTestGatehouse, type TestGatehouse, waitFor } from '../helpers/gatehouse.ts';
 import { loginThroughIdp } from '../helpers/login-flow.ts';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.ts';
+import { machineToken as machineTokenFrom } from './bearer-helpers.ts';
 
 let idp: DevIdp;
 let upstream: EchoUpstream;
 let gh: TestGatehouse;
 
-async function machineToken(): Promise<string> {
-  const res = await request(`${idp.issuer}/token`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      authorization: `Basic ${Buffer.from(`${idp.machineClient.id}:${idp.machineClient.secret}`).toString('base64')}`,
-    },
-    body: `grant_type=client_credentials&resource=${encodeURIComponent(idp.resource)}&scope=api%3Aread`,
-  });
-  const body = (await res.body.json()) as { access_token: string };
-  return body.access_token;
-}
+const machineToken = () => machineTokenFrom(idp);
 
 function lastUpstream() {
   const r = upstream.requests.at(-1);
