@@ -5,7 +5,7 @@
  * tokens, a Gatehouse config, and a sealed session cookie made by Gatehouse's own codec.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type CryptoKey, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { parseConfig } from '../../src/config/load.ts';
@@ -196,4 +196,70 @@ export async function sessionCookieHeader(issuer: string): Promise<string> {
   });
   const setCookies = await codec.write(benchSession(issuer));
   return setCookies.map((c) => c.split(';', 1)[0]).join('; ');
+}
+
+/**
+ * An `IncomingMessage` as far as the pipeline reads one, built the way node builds it, so an
+ * in-process bench measures Gatehouse rather than its fake: `rawHeaders` as received (names in
+ * the client's case), a fresh lower-case `headers` object per request (the pipeline mutates it),
+ * `headersDistinct` computed on first use and then cached (node's getter does the same), and a
+ * socket with `remoteAddress`. Names are unique (node would merge repeated lines into `headers`).
+ */
+export class FakeIncomingMessage {
+  readonly url: string;
+  readonly method: string;
+  readonly rawHeaders: readonly string[];
+  readonly headers: Record<string, string>;
+  readonly socket: { readonly remoteAddress: string; readonly encrypted: boolean };
+  #distinct: Record<string, string[]> | undefined;
+
+  constructor(
+    url: string,
+    rawHeaders: readonly string[],
+    headers: Record<string, string>,
+    socket: { readonly remoteAddress: string; readonly encrypted: boolean },
+    method = 'GET',
+  ) {
+    this.url = url;
+    this.method = method;
+    this.rawHeaders = rawHeaders;
+    this.headers = headers;
+    this.socket = socket;
+  }
+
+  get headersDistinct(): Record<string, string[]> {
+    if (this.#distinct === undefined) {
+      const out: Record<string, string[]> = {};
+      for (let i = 0; i < this.rawHeaders.length; i += 2) {
+        const name = this.rawHeaders[i]!.toLowerCase();
+        const values = out[name] ?? [];
+        values.push(this.rawHeaders[i + 1]!);
+        out[name] = values;
+      }
+      this.#distinct = out;
+    }
+    return this.#distinct;
+  }
+}
+
+/**
+ * A maker of fake requests for one URL and header list (`[Name, value]` in wire order and
+ * case). The raw list is shared – nothing mutates it, as nothing mutates node's – while each
+ * request gets its own `headers` object, as each node request does.
+ */
+export function fakeRequestMaker(
+  url: string,
+  lines: readonly (readonly [string, string])[],
+  remoteAddress = '203.0.113.9',
+): () => IncomingMessage {
+  const rawHeaders = Object.freeze(lines.flat());
+  const template: Record<string, string> = {};
+  for (const [name, value] of lines) {
+    const key = name.toLowerCase();
+    if (key in template) throw new Error(`fakeRequestMaker: "${name}" is repeated`);
+    template[key] = value;
+  }
+  const socket = Object.freeze({ remoteAddress, encrypted: false });
+  return () =>
+    new FakeIncomingMessage(url, rawHeaders, { ...template }, socket) as unknown as IncomingMessage;
 }

@@ -22,7 +22,13 @@ import { createUpstreamProxy } from '../../src/proxy/upstream-proxy.ts';
 import { buildRuntime, type Runtime } from '../../src/server/runtime.ts';
 import { createMemoryStore } from '../../src/store/store.ts';
 import { createOutboundDispatcher } from '../../src/util/outbound.ts';
-import { benchConfigYaml, mintToken, sessionCookieHeader, startKeyServer } from '../lib/fixtures.ts';
+import {
+  benchConfigYaml,
+  fakeRequestMaker,
+  mintToken,
+  sessionCookieHeader,
+  startKeyServer,
+} from '../lib/fixtures.ts';
 
 const keyServer = await startKeyServer();
 const loaded = parseConfig(
@@ -48,30 +54,15 @@ await rt.bearer!.start();
 
 const token = await mintToken(keyServer.keys.ES256);
 const cookie = await sessionCookieHeader(keyServer.origin);
-const socket = { remoteAddress: '203.0.113.9', encrypted: false };
-const baseHeaders = {
-  host: 'app.example.com',
-  'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) bench',
-  accept: 'application/json',
-  'accept-encoding': 'gzip, br',
-  'x-auth-request-user': 'spoofed',
-};
+/** What a browser or API client sends, in wire order and case. */
+const baseLines = [
+  ['Host', 'app.example.com'],
+  ['User-Agent', 'Mozilla/5.0 (X11; Linux x86_64) bench'],
+  ['Accept', 'application/json'],
+  ['Accept-Encoding', 'gzip, br'],
+  ['X-Auth-Request-User', 'spoofed'],
+] as const;
 
-/** What node hands the pipeline: a fresh header object per request (the pipeline mutates it). */
-function fakeRequest(url: string, extra: Record<string, string>): IncomingMessage {
-  const headers: Record<string, string> = { ...baseHeaders, ...extra };
-  return {
-    url,
-    method: 'GET',
-    headers,
-    get headersDistinct() {
-      const out: Record<string, string[]> = {};
-      for (const [k, v] of Object.entries(headers)) out[k] = [v];
-      return out;
-    },
-    socket,
-  } as unknown as IncomingMessage;
-}
 const noResponse = {} as ServerResponse; // never touched: the path is not under the prefix
 
 /** handleRequest up to `proxy.web`; returns the headers that would go upstream. */
@@ -88,9 +79,15 @@ async function decide(req: IncomingMessage): Promise<Record<string, string>> {
   return forwardHeaders(req, scope, rt, route);
 }
 
-const bearerRequest = () => fakeRequest('/app/orders/42?expand=items', { authorization: `Bearer ${token}` });
-const sessionRequest = () => fakeRequest('/app/orders/42?expand=items', { cookie: `theme=dark; ${cookie}` });
-const publicRequest = () => fakeRequest('/public/app.js?v=3', {});
+const bearerRequest = fakeRequestMaker('/app/orders/42?expand=items', [
+  ...baseLines,
+  ['Authorization', `Bearer ${token}`],
+]);
+const sessionRequest = fakeRequestMaker('/app/orders/42?expand=items', [
+  ...baseLines,
+  ['Cookie', `theme=dark; ${cookie}`],
+]);
+const publicRequest = fakeRequestMaker('/public/app.js?v=3', baseLines);
 
 // Sanity (and warm-up: the first call fills the token, session and assertion caches). A case
 // whose decision fails is reported and left out, so the guard sees it missing, not fast.

@@ -91,6 +91,18 @@ export function createAssertionSigner(opts: AssertionSignerOptions): AssertionSi
   const stats = { hits: 0, misses: 0, coalesced: 0 };
   // Identities are frozen once built, so the digest of one can be computed once per object.
   const digests = new WeakMap<Identity, string>();
+  // …and so can its cache key for the audience it was last signed for: the same string object on
+  // every warm request, whose hash the cache lookup then need not compute again.
+  const cacheKeys = new WeakMap<Identity, { readonly audience: string; readonly key: string }>();
+
+  function cacheKeyOf(identity: Identity, audience: string): string {
+    const memo = cacheKeys.get(identity);
+    if (memo !== undefined && memo.audience === audience) return memo.key;
+    // The digest is fixed-length base64url (no space), so `digest + ' ' + audience` is unambiguous.
+    const key = `${identityDigest(identity)} ${audience}`;
+    if (digests.has(identity)) cacheKeys.set(identity, { audience, key }); // frozen identities only
+    return key;
+  }
 
   /** Digest of every identity field that goes into the token, plus the signer's own inputs. */
   function identityDigest(identity: Identity): string {
@@ -161,8 +173,7 @@ export function createAssertionSigner(opts: AssertionSignerOptions): AssertionSi
       stats.misses++;
       return (await signNew(identity, audience, nowMs, request)).token;
     }
-    // The digest is fixed-length base64url (no space), so `digest + ' ' + audience` is unambiguous.
-    const cacheKey = `${identityDigest(identity)} ${audience}`;
+    const cacheKey = cacheKeyOf(identity, audience);
     const cached = cache.get(cacheKey, nowMs);
     if (cached !== undefined) {
       stats.hits++;

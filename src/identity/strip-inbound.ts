@@ -64,10 +64,22 @@ export function createInboundStripper(opts: {
     }
   }
   const hostile = new Set(names.map(normalizeHeaderName));
+  // The ASCII first characters a name that folds onto a hostile one can start with (both cases,
+  // `_` for `-`): most names (host, accept, cookie, …) are ruled out by one table read. A first
+  // character beyond ASCII takes the full check (`\u212a`, the Kelvin sign, lower-cases to `k`).
+  const firstChars = new Uint8Array(128);
+  for (const name of hostile) {
+    const c = name.charCodeAt(0);
+    firstChars[c] = 1;
+    if (c >= 97 && c <= 122) firstChars[c - 32] = 1;
+    if (c === 45) firstChars[95] = 1;
+  }
 
   return (headers) => {
     // Object.keys is a snapshot, so deleting while iterating is safe.
     for (const name of Object.keys(headers)) {
+      const first = name.charCodeAt(0);
+      if (first < 128 && firstChars[first] === 0) continue;
       if (hostile.has(name) || (needsFolding(name) && hostile.has(normalizeHeaderName(name))))
         delete headers[name];
     }

@@ -29,7 +29,9 @@ export async function serveAuthRequest(
     : undefined;
   const method = ((trusted && single(req.headers['x-original-method'])) || 'GET').toUpperCase();
   const authQuery = scope.target!.search; // the /auth URL's own query, before the original replaces it
-  const named = new URLSearchParams(authQuery).get('route');
+  // `search` is '' or starts with '?'; shorter than two characters, it holds no parameter at all.
+  const hasQuery = authQuery.length > 1;
+  const named = hasQuery ? new URLSearchParams(authQuery).get('route') : null;
 
   const target = originalUri ? parseRequestTarget(originalUri) : undefined; // bad URI → 400, never 2xx
   if (target) scope.target = target;
@@ -47,12 +49,14 @@ export async function serveAuthRequest(
   scope.route = route;
 
   let decision = await authorize(req, scope, rt, route);
-  if (decision.outcome === 'allow' && meetsAuthQuery(authQuery, scope.identity) === false)
+  if (decision.outcome === 'allow' && hasQuery && meetsAuthQuery(authQuery, scope.identity) === false)
     decision = { ...decision, outcome: 'deny', enforcedOutcome: 'deny', reason: 'policy_denied' }; // oauth2-proxy's ?allowed_groups=…
   const cookies = scope.setCookies ? { 'set-cookie': scope.setCookies } : undefined;
   if (decision.outcome === 'allow') {
     const headers = await forwardHeaders(req, scope, rt, route);
-    res.writeHead(202, { 'cache-control': 'no-store', ...headers, ...cookies });
+    // An explicit empty body, not a chunked one: nginx reads only the head of an auth_request
+    // answer, and keeps the connection to Gatehouse alive only when it knows no body follows.
+    res.writeHead(202, { 'cache-control': 'no-store', 'content-length': '0', ...headers, ...cookies });
     res.end();
     return;
   }

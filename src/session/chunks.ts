@@ -19,7 +19,9 @@ export type Assembled = { ok: true; value: string } | { ok: false };
 /** Is `name` the session cookie or one of its chunks? */
 export function isChunkName(base: string, name: string): boolean {
   if (name === base) return true;
-  if (!name.startsWith(`${base}.`)) return false;
+  // `${base}.` and one or two digits; the cheap length and '.' tests rule out most other names.
+  if (name.length < base.length + 2 || name.charCodeAt(base.length) !== 0x2e || !name.startsWith(base))
+    return false;
   const index = name.slice(base.length + 1);
   return /^\d{1,2}$/.test(index) && Number(index) <= MAX_INDEX_SEEN;
 }

@@ -82,8 +82,11 @@ export function createSessionCodec(opts: SessionCodecOptions): SessionCodec {
     stats,
 
     async read(cookieHeader, now = Date.now()) {
-      const pairs = parseCookieHeader(cookieHeader).filter(([name]) => isChunkName(cookieName, name));
-      const present = [...new Set(pairs.map(([name]) => name))];
+      const pairs: Array<[string, string]> = [];
+      for (const pair of parseCookieHeader(cookieHeader))
+        if (isChunkName(cookieName, pair[0])) pairs.push(pair);
+      // Each name once, in order of first appearance (one pair, the usual case, needs no Set).
+      const present = pairs.length === 1 ? [pairs[0]![0]] : [...new Set(pairs.map(([name]) => name))];
       if (present.length === 0) return { reseal: false, present };
       const joined = assembleChunks(cookieName, pairs);
       if (!joined.ok || joined.value.length > CHUNK_SIZE * MAX_CHUNKS) {

@@ -102,6 +102,7 @@ export class RevocationView {
   }
 
   isRevoked(s: SessionRef, now = Date.now()): boolean {
+    if (this.#entries.size === 0) return false; // nothing revoked (the subject index only mirrors entries)
     if (this.#live(JSON.stringify(['s', s.id]), now)) return true;
     if (s.idpSid !== undefined && this.#live(JSON.stringify(['d', s.iss, s.idpSid]), now)) return true;
     const before = this.#subjects.get(`${s.iss}\n${s.sub}`);

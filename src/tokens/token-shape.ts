@@ -62,11 +62,17 @@ export function hasDuplicateNames(json: string): boolean {
     const c = json.charCodeAt(i);
     if (c === 0x22 /* " */) {
       let end = i + 1;
-      while (end < json.length && json.charCodeAt(end) !== 0x22)
-        end += json.charCodeAt(end) === 0x5c /* \ */ ? 2 : 1;
+      let escaped = false;
+      while (end < json.length && json.charCodeAt(end) !== 0x22) {
+        if (json.charCodeAt(end) === 0x5c /* \ */) {
+          escaped = true;
+          end += 2;
+        } else end++;
+      }
       const top = stack.at(-1);
       if (top?.expectName) {
-        const name = JSON.parse(json.slice(i, end + 1)) as string;
+        // Without a backslash the (valid) JSON string's text is its value; else unescape it.
+        const name = escaped ? (JSON.parse(json.slice(i, end + 1)) as string) : json.slice(i + 1, end);
         if (top.names.has(name)) return true;
         top.names.add(name);
         top.expectName = false;
