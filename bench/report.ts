@@ -2,7 +2,7 @@
  * bench/RESULTS.md from one `npm run bench`: the machine, the guarded ratios, the macro table
  * and ratios, every micro case, and the chart. Regenerated on every full run, never hand-edited.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { MacroResult } from './macro/macro.ts';
 import { type FileResult, formatTime, type NamedRatio } from './micro/micro.ts';
 
@@ -71,5 +71,8 @@ export function writeReport(r: Report, file: string): void {
       );
     }
   }
-  writeFileSync(file, `${out.join('\n')}\n`);
+  // The soak section is written by bench/soak/soak.ts between its markers: keep it.
+  const previous = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const soak = /<!-- soak:begin[\s\S]*<!-- soak:end -->/.exec(previous)?.[0];
+  writeFileSync(file, `${out.join('\n')}\n${soak ? `\n${soak}\n` : ''}`);
 }
