@@ -62,17 +62,31 @@ export async function serveAuthRequest(
   }
   if (decision.outcome === 'login') {
     scope.outcome = { decision: 'login', reason: decision.reason, status: 401 };
-    sendError(req, res, 'no_credentials', {
-      requestId: scope.requestId,
-      headers: { 'www-authenticate': wwwAuthenticate(decision.reason, false), ...cookies },
-    });
+    const headers = { 'www-authenticate': wwwAuthenticate(decision.reason, false), ...cookies };
+    if (trusted) return answerHeadOnly(res, 401, headers);
+    sendError(req, res, 'no_credentials', { requestId: scope.requestId, headers });
     return;
   }
   scope.outcome = { decision: 'deny', reason: decision.reason, status: 403 };
   const deny: Record<string, string | string[]> = { ...cookies };
   if (scope.identity?.authType === 'bearer')
     deny['www-authenticate'] = wwwAuthenticate(decision.reason, true);
+  if (trusted) return answerHeadOnly(res, 403, deny);
   sendError(req, res, decision.reason, { requestId: scope.requestId, headers: deny });
+}
+
+/**
+ * nginx reads only the head of an auth_request answer and keeps its connection to Gatehouse
+ * alive only when no body follows: a proxy gets 401/403 without one (the reason is in the audit
+ * line, and nginx shows the user its own error page anyway). Direct callers get sendError's body.
+ */
+function answerHeadOnly(
+  res: ServerResponse,
+  status: number,
+  headers: Record<string, string | string[]>,
+): void {
+  res.writeHead(status, { 'cache-control': 'no-store', 'content-length': '0', ...headers });
+  res.end();
 }
 
 function single(v: string | string[] | undefined): string | undefined {
