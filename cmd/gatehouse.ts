@@ -13,7 +13,7 @@ const USAGE = `Usage: gatehouse <command> [options]
 Commands:
   serve   [-c FILE]                 run the proxy (FILE: $GATEHOUSE_CONFIG, then config/gatehouse.yaml)
   check   [-c FILE]                 validate the config and run its policy tests
-  explain [-c FILE] --url URL [--method M] [--claims JSON|@file] [--auth-type session|bearer] [--json]
+  explain [-c FILE] --url URL [--method M] [--claims JSON|@file] [--auth-type session|bearer] [--provider NAME] [--json]
                                     show the route, role mapping and decision for a request; no network
   keygen                            print a fresh cookie secret and an ES256 private JWK
   demo                              a development IdP, a demo upstream and the proxy on loopback
@@ -60,6 +60,7 @@ async function main(argv: string[]): Promise<number> {
         method: values.method,
         claims: values.claims,
         authType: values['auth-type'],
+        provider: values.provider,
         json: values.json ?? false,
       });
     case 'keygen':
@@ -86,6 +87,7 @@ function parse(argv: string[]) {
       method: { type: 'string' },
       claims: { type: 'string' },
       'auth-type': { type: 'string' },
+      provider: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },

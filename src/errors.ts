@@ -33,10 +33,16 @@ export const REASONS = {
   session_idle: { status: 401, detail: 'The session expired after inactivity.' },
   session_revoked: { status: 401, detail: 'The session was signed out.' },
   refresh_failed: { status: 401, detail: 'The session could not be refreshed.' },
+  provider_not_allowed: { status: 401, detail: 'This route does not accept credentials from this provider.' },
 
   // authorization
   policy_denied: { status: 403, detail: 'You are not allowed to access this resource.' },
   no_rule_matched: { status: 403, detail: 'You are not allowed to access this resource.' },
+  groups_overage: {
+    status: 403,
+    detail:
+      'You are not allowed to access this resource: your identity provider left your groups out of the token.',
+  },
 
   // login flow
   login_state_missing: { status: 400, detail: 'The login expired or was already used. Please start again.' },
@@ -52,6 +58,11 @@ export const REASONS = {
   idp_unavailable: { status: 503, detail: 'The identity provider is unreachable. Please try again shortly.' },
   login_not_configured: { status: 404, detail: 'Browser login is not configured.' },
   redirect_rejected: { status: 400, detail: 'The redirect target is not allowed.' },
+  unknown_provider: { status: 400, detail: 'There is no such identity provider.' },
+  idp_mismatch: {
+    status: 400,
+    detail: 'The login answer came back for another identity provider. Please start again.',
+  },
   cross_site_request: { status: 403, detail: 'This request must come from this site.' },
   logout_token_invalid: { status: 400, detail: 'The logout token is invalid.' },
 

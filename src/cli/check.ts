@@ -4,6 +4,8 @@
  */
 import { Registry } from 'prom-client';
 import { type LoadedConfig, loadConfig } from '../config/load.ts';
+import { oidcProviders } from '../config/providers.ts';
+import type { Config } from '../config/schema.ts';
 import { ConfigError, formatProblem } from '../errors.ts';
 import { silentLog } from '../observe/logger.ts';
 import { createMetrics } from '../observe/metrics.ts';
@@ -39,9 +41,15 @@ export async function runCheck(configFile: string): Promise<number> {
   }
   process.stdout.write(
     `${configFile}: OK – ${config.routes.length} route(s), ${config.bearer.length} bearer issuer(s), ` +
-      `${config.oidc ? 'browser login on' : 'no browser login'}, ${report.passed} policy test(s) passed\n`,
+      `${loginSummary(config)}, ${report.passed} policy test(s) passed\n`,
   );
   return 0;
+}
+
+function loginSummary(config: Config): string {
+  const names = oidcProviders(config).map((p) => p.name);
+  if (names.length === 0) return 'no browser login';
+  return names.length === 1 ? 'browser login on' : `browser login with ${names.join(', ')}`;
 }
 
 /**

@@ -12,6 +12,7 @@ export interface ExplainArgs {
   method?: string;
   claims?: string;
   authType?: string;
+  provider?: string;
   json: boolean;
 }
 
@@ -42,6 +43,7 @@ export async function runExplain(configFile: string, args: ExplainArgs): Promise
       method: args.method,
       claims,
       authType: args.authType as 'session' | 'bearer' | undefined,
+      provider: args.provider,
     });
     process.stdout.write(args.json ? `${JSON.stringify(result)}\n` : `${formatExplain(result)}\n`);
     return 0;

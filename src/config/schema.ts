@@ -78,6 +78,8 @@ export const ruleSchema = z
       )
       .optional(),
     auth_types: z.array(z.enum(AUTH_TYPES)).min(1).optional(),
+    /** the provider (`oidc[].name` or `bearer[].name`) the identity came from */
+    providers: nonEmptyStrings.optional(),
   })
   .refine((r) => Object.keys(r).length > 0, { message: 'a rule must name at least one condition' });
 export type RuleConfig = z.infer<typeof ruleSchema>;
@@ -124,11 +126,46 @@ export const routeSchema = z.strictObject({
   audience: z.string().min(1).optional(),
   /** send the client's Host upstream instead of the upstream's own */
   preserve_host: z.boolean().default(false),
+  /** only identities from these providers count here; absent = every provider */
+  providers: nonEmptyStrings.optional(),
 });
 export type RouteConfig = z.infer<typeof routeSchema>;
 
+/** Built-in claim mappers: where each IdP family puts group and role names (see policy/claim-mappers.ts). */
+export const CLAIMS_MAPPERS = ['okta', 'cognito', 'keycloak', 'entra', 'auth0'] as const;
+export type ClaimsMapperName = (typeof CLAIMS_MAPPERS)[number];
+
+/** A provider name: it appears in URLs (`/callback/NAME`, `?provider=NAME`), headers and audit lines. */
+export const providerName = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,32}$/, { message: 'must be 1-32 characters of A-Z a-z 0-9 _ -' });
+
+const roleMap = z.record(z.string(), z.union([z.string().min(1), nonEmptyStrings]));
+
+/**
+ * How one issuer's claims become groups and roles. Shared by `oidc` providers and `bearer`
+ * issuers: `claims_mapper` picks a built-in family, `roles.claims` adds (or, without a mapper,
+ * replaces the top-level) claim paths, `roles.map` is merged over the top-level map.
+ */
+const claimMapping = {
+  claims_mapper: z.enum(CLAIMS_MAPPERS).optional(),
+  /** auth0 only: the namespace of its custom claims, e.g. https://example.com/ */
+  claims_namespace: httpUrl.optional(),
+  roles: z
+    .strictObject({
+      claims: z.array(z.string().min(1)).min(1).optional(),
+      map: roleMap.optional(),
+    })
+    .optional(),
+};
+
 export const bearerIssuerSchema = z.strictObject({
   issuer: z.string().min(1),
+  /**
+   * The provider name tokens of this issuer carry (`idp`), for `providers:` on routes and
+   * rules. An issuer that is also an `oidc` provider's takes that provider's name and mapping.
+   */
+  name: providerName.optional(),
   audiences: nonEmptyStrings,
   algorithms: z
     .array(z.string())
@@ -168,6 +205,7 @@ export const bearerIssuerSchema = z.strictObject({
       cache_ttl: duration().default(60_000),
     })
     .optional(),
+  ...claimMapping,
 });
 export type BearerIssuerConfig = z.infer<typeof bearerIssuerSchema>;
 
@@ -186,6 +224,10 @@ export const ASYMMETRIC_ALGS = new Set([
 ]);
 
 export const oidcSchema = z.strictObject({
+  /** required when `oidc` is a list; a single provider is called `default` */
+  name: providerName.optional(),
+  /** the label on the provider chooser page; defaults to the name */
+  display_name: z.string().min(1).max(100).optional(),
   issuer: httpUrl,
   client_id: z.string().min(1),
   client_secret: z.string().min(1).optional(),
@@ -203,6 +245,7 @@ export const oidcSchema = z.strictObject({
   login_timeout: duration({ min: 1000, max: 3_600_000 }).default(600_000),
   timeout: duration({ min: 1 }).default(10_000),
   extra_auth_params: z.record(z.string(), z.string()).default({}),
+  ...claimMapping,
 });
 export type OidcConfig = z.infer<typeof oidcSchema>;
 
@@ -234,7 +277,10 @@ export const configSchema = z.strictObject({
   log: z
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') })
     .prefault({}),
-  oidc: oidcSchema.optional(),
+  /** one provider, or a list of named providers */
+  oidc: z
+    .union([oidcSchema, z.array(oidcSchema).min(1, { message: 'must list at least one provider' })])
+    .optional(),
   session: z
     .strictObject({
       cookie_name: z
@@ -254,7 +300,7 @@ export const configSchema = z.strictObject({
   roles: z
     .strictObject({
       claims: z.array(z.string().min(1)).default(['groups', 'roles']),
-      map: z.record(z.string(), z.union([z.string().min(1), nonEmptyStrings])).default({}),
+      map: roleMap.default({}),
     })
     .prefault({}),
   identity: z
@@ -300,6 +346,8 @@ export const configSchema = z.strictObject({
         method: z.string().default('GET'),
         claims: z.record(z.string(), z.unknown()).optional(),
         auth_type: z.enum(AUTH_TYPES).default('session'),
+        /** the provider the claims come from (its mapping applies); default: the first */
+        provider: z.string().min(1).optional(),
         expect: z.enum(['allow', 'deny', 'login']),
       }),
     )

@@ -7,13 +7,16 @@
  */
 
 import { compilePolicy } from '../policy/compile-policy.ts';
+import { mappingSignature } from '../policy/idp-directory.ts';
 import { compileRoutes, type RouteTable } from '../policy/route-table.ts';
-import type { PathProblem } from './positions.ts';
+import { type ConfigPath, formatPath, type PathProblem } from './positions.ts';
+import { oidcProviders, providerPath } from './providers.ts';
 import type { Config, RouteConfig, RuleConfig } from './schema.ts';
 
 export function validateSemantics(config: Config): PathProblem[] {
   return [
     ...loginChecks(config),
+    ...providerChecks(config),
     ...routeChecks(config),
     ...roleChecks(config),
     ...bearerChecks(config),
@@ -67,27 +70,125 @@ function loginChecks(config: Config): PathProblem[] {
         'server.public_url is required with oidc: the redirect_uri is public_url + endpoints_prefix + /callback',
     });
   }
-  if (oidc) {
-    const method = oidc.token_endpoint_auth_method;
+  oidcProviders(config).forEach((p, i) => {
+    const at = providerPath(config, i);
+    const method = p.token_endpoint_auth_method;
     if (
       (method === 'client_secret_basic' || method === 'client_secret_post') &&
-      oidc.client_secret === undefined
+      p.client_secret === undefined
     ) {
       out.push({
-        path: ['oidc', 'client_secret'],
+        path: [...at, 'client_secret'],
+        anchor: at,
         message: `client_secret is required with token_endpoint_auth_method "${method}" (or set it to "none" for a public client)`,
       });
     }
-    if (method === 'private_key_jwt' && oidc.private_key === undefined) {
-      out.push({ path: ['oidc', 'private_key'], message: 'private_key is required with "private_key_jwt"' });
+    if (method === 'private_key_jwt' && p.private_key === undefined) {
+      out.push({
+        path: [...at, 'private_key'],
+        anchor: at,
+        message: 'private_key is required with "private_key_jwt"',
+      });
     }
-  }
+  });
   if (session && session.idle_timeout > session.max_lifetime) {
     out.push({
       path: ['session', 'idle_timeout'],
       message: 'idle_timeout must not be longer than max_lifetime',
     });
   }
+  return out;
+}
+
+/**
+ * Providers: names are unique and present in a list; one issuer maps claims one way (a token's
+ * roles must not depend on which entry read it); `claims_namespace` goes with auth0; every
+ * `providers:` on a route, a rule or a test names a configured provider.
+ */
+function providerChecks(config: Config): PathProblem[] {
+  const out: PathProblem[] = [];
+  const named = new Map<string, { path: ConfigPath; issuer: string }>();
+  const mapping = new Map<string, { path: ConfigPath; signature: string | undefined }>();
+  const declare = (
+    name: string | undefined,
+    issuer: string,
+    path: ConfigPath,
+    entry: Parameters<typeof mappingSignature>[0],
+  ) => {
+    if (name !== undefined) {
+      const first = named.get(name);
+      if (first === undefined) named.set(name, { path, issuer });
+      else if (first.issuer !== issuer || path[0] === first.path[0])
+        out.push({
+          path: [...path, 'name'],
+          message: `provider name "${name}" is already used at ${formatPath(first.path)}`,
+        });
+    }
+    if (entry.claims_namespace !== undefined && entry.claims_mapper !== 'auth0')
+      out.push({
+        path: [...path, 'claims_namespace'],
+        message: 'claims_namespace only applies to claims_mapper: auth0',
+      });
+    if (entry.claims_mapper === 'auth0' && entry.claims_namespace === undefined)
+      out.push({
+        path: [...path, 'claims_mapper'],
+        message:
+          'claims_mapper auth0 needs claims_namespace: the prefix of its custom claims, e.g. https://example.com/',
+      });
+    const signature = mappingSignature(entry);
+    const first = mapping.get(issuer);
+    if (first === undefined) mapping.set(issuer, { path, signature });
+    else if (signature !== undefined && signature !== first.signature)
+      out.push({
+        path,
+        at: 'key',
+        message: `issuer "${issuer}" already has a different claim mapping at ${formatPath(first.path)}: one issuer's tokens must map to the same roles wherever they are read`,
+      });
+  };
+  const list = Array.isArray(config.oidc);
+  oidcProviders(config).forEach((p, i) => {
+    const path = providerPath(config, i);
+    if (list && (config.oidc as { name?: string }[])[i]!.name === undefined)
+      out.push({ path, at: 'key', message: 'each provider in the oidc list needs a name' });
+    declare(list ? p.name : undefined, p.issuer, path, p);
+  });
+  config.bearer.forEach((b, i) => {
+    const linked = oidcProviders(config).find((p) => p.issuer === b.issuer);
+    if (linked !== undefined && b.name !== undefined && b.name !== linked.name)
+      out.push({
+        path: ['bearer', i, 'name'],
+        message: `issuer "${b.issuer}" is oidc provider "${linked.name}": its tokens carry that name`,
+      });
+    declare(linked === undefined ? b.name : undefined, b.issuer, ['bearer', i], b);
+  });
+
+  // The names as written (a nameless list entry has none; its placeholder is not offered).
+  const written = list
+    ? (config.oidc as { name?: string }[]).map((p) => p.name)
+    : oidcProviders(config).map((p) => p.name);
+  const names = new Set(
+    [...written, ...config.bearer.map((b) => b.name)].filter((n): n is string => n !== undefined),
+  );
+  const unknown = (name: string) =>
+    `unknown provider "${name}" – providers are ${names.size > 0 ? [...names].map((n) => `"${n}"`).join(', ') : 'named in oidc[].name and bearer[].name'}`;
+  config.routes.forEach((route, i) => {
+    route.providers?.forEach((name, k) => {
+      if (!names.has(name)) out.push({ path: ['routes', i, 'providers', k], message: unknown(name) });
+    });
+    if (route.policy === 'public') return;
+    for (const kind of ['allow', 'deny'] as const) {
+      route.policy[kind].forEach((rule, j) => {
+        rule.providers?.forEach((name, k) => {
+          if (!names.has(name))
+            out.push({ path: ['routes', i, 'policy', kind, j, 'providers', k], message: unknown(name) });
+        });
+      });
+    }
+  });
+  config.tests.forEach((test, i) => {
+    if (test.provider !== undefined && !names.has(test.provider))
+      out.push({ path: ['tests', i, 'provider'], message: unknown(test.provider) });
+  });
   return out;
 }
 
@@ -135,9 +236,18 @@ function missingAuth(route: RouteConfig, config: Config): string {
   return gaps.join(' and ');
 }
 
-/** Identity roles are exactly the values of roles.map, so a rule naming another role never matches. */
+/**
+ * Identity roles are exactly the values of the role maps (top-level and per provider), so a
+ * rule naming another role never matches.
+ */
 function roleChecks(config: Config): PathProblem[] {
-  const known = new Set(Object.values(config.roles.map).flatMap((v) => (typeof v === 'string' ? [v] : v)));
+  const maps = [
+    config.roles.map,
+    ...[...oidcProviders(config), ...config.bearer].map((p) => p.roles?.map ?? {}),
+  ];
+  const known = new Set(
+    maps.flatMap((m) => Object.values(m).flatMap((v) => (typeof v === 'string' ? [v] : v))),
+  );
   const out: PathProblem[] = [];
   config.routes.forEach((route, i) => {
     if (route.policy === 'public') return;

@@ -48,6 +48,14 @@ export interface DevIdpOptions {
   /** access token lifetime, seconds */
   accessTokenTtl?: number;
   idTokenTtl?: number;
+  /**
+   * more claim names the provider releases from the user records (e.g. `realm_access`,
+   * `resource_access`, `cognito:groups`): in the ID token and userinfo with the `groups` scope,
+   * and in JWT access tokens – the shapes of Keycloak, Cognito and friends
+   */
+  extraClaims?: string[];
+  /** claims added to client-credentials (machine) access tokens */
+  machineClaims?: Record<string, unknown>;
 }
 
 export interface DevIdp {
@@ -131,7 +139,7 @@ export async function startDevIdp(opts: DevIdpOptions = {}): Promise<DevIdp> {
       openid: ['sub'],
       email: ['email', 'email_verified'],
       profile: ['name', 'preferred_username'],
-      groups: ['groups'],
+      groups: ['groups', ...(opts.extraClaims ?? [])],
     },
     scopes: ['openid', 'offline_access', 'email', 'profile', 'groups', ...scopes.split(' ')],
     // Put the claims in the ID token too, as Okta/Keycloak are commonly configured to.
@@ -192,7 +200,10 @@ export async function startDevIdp(opts: DevIdpOptions = {}): Promise<DevIdp> {
     extraTokenClaims: async (_ctx, token) => {
       const accountId = 'accountId' in token ? token.accountId : undefined;
       const user = accountId && Object.hasOwn(users, accountId) ? users[accountId] : undefined;
-      return user ? { email: user.email, groups: user.groups } : undefined;
+      if (!user) return accountId === undefined && opts.machineClaims ? { ...opts.machineClaims } : undefined;
+      const extra: Record<string, unknown> = {};
+      for (const name of opts.extraClaims ?? []) if (Object.hasOwn(user, name)) extra[name] = user[name];
+      return { email: user.email, groups: user.groups, ...extra };
     },
   });
   // A quiet provider: its own error logging would print expected test failures.

@@ -112,6 +112,7 @@ export function createAssertionSigner(opts: AssertionSignerOptions): AssertionSi
       issuer,
       kid,
       identity.iss,
+      identity.idp ?? null,
       identity.sub,
       identity.authType,
       identity.email ?? null,
@@ -148,6 +149,7 @@ export function createAssertionSigner(opts: AssertionSignerOptions): AssertionSi
     claims.groups = [...identity.groups];
     claims.roles = [...identity.roles];
     claims.auth_type = identity.authType;
+    if (identity.idp !== undefined) claims.idp = identity.idp;
     if (request !== undefined) {
       claims.htm = request.method.toUpperCase();
       claims.htu = htuOf(request.url);

@@ -7,13 +7,17 @@ import type { AuthType } from '../config/schema.ts';
 export interface Identity {
   /** issuer of the credential (the IdP) */
   readonly iss: string;
+  /** the provider it came from (`oidc[].name`, or a named `bearer` issuer) */
+  readonly idp?: string;
   readonly sub: string;
   /** only a single well-formed address; anything else is not trusted as an email */
   readonly email?: string;
   readonly preferredUsername?: string;
   readonly name?: string;
-  /** raw group/role names read from `roles.claims` paths */
+  /** raw group/role names read from the provider's claim paths */
   readonly groups: readonly string[];
+  /** the IdP left the groups out of the token (Entra ID groups overage): `groups` is incomplete */
+  readonly groupsOverage?: boolean;
   /** Gatehouse roles after `roles.map` */
   readonly roles: readonly string[];
   /** all claims, for `claims:` rules (never logged) */

@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { decodeProtectedHeader, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
+import { decodeJwt, decodeProtectedHeader, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
 import type { OidcConfig } from '../config/schema.ts';
 import type { ReasonCode } from '../errors.ts';
 import type { Log } from '../observe/logger.ts';
@@ -26,10 +26,16 @@ const MAX_BODY_BYTES = 16 * 1024;
 /** Oldest `iat` accepted (besides clock skew): logout tokens are sent at once. */
 const MAX_TOKEN_AGE_S = 300;
 
-export interface BackchannelLogoutDeps {
+/** One provider whose logout tokens this endpoint accepts. */
+export interface LogoutProvider {
   oidc: OidcConfig;
   client: OidcClient;
+  /** the IdP's keys for logout tokens */
   jwks: JwksCache;
+}
+
+export interface BackchannelLogoutDeps {
+  providers: readonly LogoutProvider[];
   store: RevocationStore;
   log: Log;
   /** `session.max_lifetime` in seconds: how long a revocation must be remembered */
@@ -43,7 +49,6 @@ class LogoutTokenError extends Error {}
 export function createBackchannelLogout(deps: BackchannelLogoutDeps) {
   const log = deps.log.child({ component: 'backchannel_logout' });
   const now = deps.now ?? Date.now;
-  const skewS = deps.oidc.clock_skew / 1000;
 
   function answer(
     req: IncomingMessage,
@@ -57,7 +62,28 @@ export function createBackchannelLogout(deps: BackchannelLogoutDeps) {
     return { outcome: 'error', reason: code };
   }
 
-  async function validate(token: string, issuer: string): Promise<JWTPayload> {
+  /**
+   * The provider a logout token claims to come from, by its (not yet verified) `iss` and
+   * `aud`: only that provider's keys and client id then decide whether it is genuine.
+   */
+  function providerFor(token: string): { p: LogoutProvider; issuer: string } {
+    let claimed: JWTPayload;
+    try {
+      claimed = decodeJwt(token);
+    } catch {
+      throw new LogoutTokenError('not a JWT');
+    }
+    const aud = Array.isArray(claimed.aud) ? claimed.aud : [claimed.aud];
+    for (const p of deps.providers) {
+      const issuer = p.client.as?.issuer;
+      if (issuer !== undefined && issuer === claimed.iss && aud.includes(p.oidc.client_id))
+        return { p, issuer };
+    }
+    throw new LogoutTokenError('no configured provider has this issuer and audience');
+  }
+
+  async function validate(token: string, p: LogoutProvider, issuer: string): Promise<JWTPayload> {
+    const skewS = p.oidc.clock_skew / 1000;
     let typ: unknown;
     try {
       typ = decodeProtectedHeader(token).typ;
@@ -66,10 +92,10 @@ export function createBackchannelLogout(deps: BackchannelLogoutDeps) {
     }
     if (typ !== undefined && !/^(application\/)?logout\+jwt$/i.test(String(typ)))
       throw new LogoutTokenError('typ is not logout+jwt');
-    const { payload } = await jwtVerify(token, deps.jwks.getKey, {
+    const { payload } = await jwtVerify(token, p.jwks.getKey, {
       issuer,
-      audience: deps.oidc.client_id,
-      algorithms: deps.oidc.id_token_algorithms,
+      audience: p.oidc.client_id,
+      algorithms: p.oidc.id_token_algorithms,
       clockTolerance: skewS,
       maxTokenAge: MAX_TOKEN_AGE_S,
       requiredClaims: ['iat', 'jti'],
@@ -114,11 +140,16 @@ export function createBackchannelLogout(deps: BackchannelLogoutDeps) {
     if (tokens.length !== 1 || !tokens[0])
       return answer(req, res, ctx, 'logout_token_invalid', 'no single logout_token');
 
-    const as = deps.client.as;
-    if (as === undefined) return answer(req, res, ctx, 'idp_unavailable', 'IdP discovery not done');
+    if (deps.providers.every((p) => p.client.as === undefined))
+      return answer(req, res, ctx, 'idp_unavailable', 'IdP discovery not done');
     let claims: JWTPayload;
+    let iss: string;
+    let skewS: number;
     try {
-      claims = await validate(tokens[0], as.issuer);
+      const { p, issuer } = providerFor(tokens[0]);
+      iss = issuer;
+      skewS = p.oidc.clock_skew / 1000;
+      claims = await validate(tokens[0], p, issuer);
     } catch (err) {
       const why =
         err instanceof LogoutTokenError || err instanceof joseErrors.JOSEError
@@ -127,7 +158,6 @@ export function createBackchannelLogout(deps: BackchannelLogoutDeps) {
       return answer(req, res, ctx, 'logout_token_invalid', why);
     }
 
-    const iss = as.issuer;
     const nowS = Math.floor(now() / 1000);
     // Remember the jti as long as the token could still be accepted.
     const validUntilS = Math.max(claims.iat! + MAX_TOKEN_AGE_S, claims.exp ?? 0) + skewS;

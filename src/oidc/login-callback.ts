@@ -27,6 +27,8 @@ export async function handleCallback(
   req: IncomingMessage,
   res: ServerResponse,
   ctx: EndpointContext,
+  /** NAME of `/callback/NAME`; absent for `/callback` */
+  pathProvider?: string,
 ): Promise<EndpointOutcome> {
   const setCookies: string[] = [];
   const refuse = (code: Parameters<typeof fail>[3], evidence: Record<string, unknown> = {}) => {
@@ -46,6 +48,12 @@ export async function handleCallback(
   if (login === undefined) return refuse('login_state_invalid');
   if (login.exp <= s.now()) return refuse('login_state_missing', { why: 'login cookie expired' });
   if (!sameString(login.state, state)) return refuse('state_mismatch');
+  // The response must arrive at the callback of the provider the login was started for: with
+  // several providers each has its own redirect_uri, and a login state never moves between them.
+  const provider = s.byName.get(login.provider);
+  const expected = s.byName.size > 1 ? login.provider : undefined;
+  if (provider === undefined || pathProvider !== expected)
+    return refuse('idp_mismatch', { started_for: login.provider, arrived_at: pathProvider ?? '' });
   // One use per state, on every replica: a callback replayed elsewhere (with a copied login
   // cookie) is refused before the code is ever sent to the IdP.
   if (s.claimState) {
@@ -58,25 +66,27 @@ export async function handleCallback(
     }
   }
 
-  const as = s.client.as;
+  const { client } = provider;
+  const as = client.as;
   if (as === undefined) return refuse('idp_unavailable');
   let callbackParams: URLSearchParams;
   try {
-    // Also checks `iss` when the IdP sends it (RFC 9207: mix-up defence).
-    callbackParams = oauth.validateAuthResponse(as, s.client.client, params, login.state);
+    // Also checks `iss` when the IdP sends it, and demands it when the IdP's metadata says it
+    // does (RFC 9207: mix-up defence).
+    callbackParams = oauth.validateAuthResponse(as, client.client, params, login.state);
   } catch (err) {
     return refuse('idp_error', describeIdpError(err));
   }
 
   let session: ReturnType<typeof newSession>;
   try {
-    const { tokens, claims } = await exchangeCode(s.client, as, callbackParams, {
-      redirectUri: s.redirectUri,
+    const { tokens, claims } = await exchangeCode(client, as, callbackParams, {
+      redirectUri: provider.redirectUri,
       verifier: login.verifier,
       nonce: login.nonce,
-      userinfo: s.oidc.userinfo,
+      userinfo: provider.oidc.userinfo,
     });
-    session = newSession(as.issuer, tokens, claims, s.claimNames, s.now());
+    session = newSession(as.issuer, provider.name, tokens, claims, s.claimNames, s.now());
   } catch (err) {
     if (err instanceof GatehouseError) return refuse(err.code, { idp: err.cause });
     throw err;
@@ -98,7 +108,10 @@ export async function handleCallback(
   }
   const sub = session.claims.sub as string;
   const email = typeof session.claims.email === 'string' ? session.claims.email : undefined;
-  s.log.info({ request_id: ctx.requestId, sub, session_id: session.id }, 'login complete');
+  s.log.info(
+    { request_id: ctx.requestId, sub, idp: provider.name, session_id: session.id },
+    'login complete',
+  );
   redirect(res, rd, setCookies);
-  return { outcome: 'ok', sub, ...(email ? { email } : {}) };
+  return { outcome: 'ok', sub, idp: provider.name, ...(email ? { email } : {}) };
 }

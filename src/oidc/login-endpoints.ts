@@ -1,18 +1,19 @@
 /**
  * The browser login endpoints – `{prefix}/start`, `{prefix}/callback`, `{prefix}/sign_out` –
- * built once per config. Each handler writes its own response and returns what happened for
+ * built once per config, for one or several providers. Each handler writes its own response and returns what happened for
  * the audit line; every failure ends on a `sendError` page with a reason code and never
  * creates a session.
  * @see https://openid.net/specs/openid-connect-core-1_0.html#CodeFlowAuth
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
+import type { OidcProviderConfig } from '../config/providers.ts';
 import type { Config } from '../config/schema.ts';
 import type { ReasonCode } from '../errors.ts';
 import type { Log } from '../observe/logger.ts';
 import { sendError } from '../pipeline/respond-error.ts';
 import type { SessionCodec } from '../session/cookie-codec.ts';
-import { type SessionData, sessionClaimNames } from '../session/session-data.ts';
+import { type SessionData, sessionProvider } from '../session/session-data.ts';
 import { handleCallback } from './login-callback.ts';
 import { handleStart } from './login-start.ts';
 import { createLoginCookies, type LoginCookies } from './login-state.ts';
@@ -32,6 +33,8 @@ export interface EndpointOutcome {
   reason?: ReasonCode;
   sub?: string;
   email?: string;
+  /** the provider of the session created or ended */
+  idp?: string;
 }
 
 export type EndpointHandler = (
@@ -42,16 +45,37 @@ export type EndpointHandler = (
 
 export interface LoginEndpoints {
   start: EndpointHandler;
-  callback: EndpointHandler;
+  /** `{prefix}/callback` (one provider) or `{prefix}/callback/NAME` (several: `provider` is NAME) */
+  callback(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ctx: EndpointContext,
+    provider?: string,
+  ): Promise<EndpointOutcome>;
   signOut: EndpointHandler;
+  /** the provider names, in config order */
+  readonly providerNames: readonly string[];
+}
+
+/** One configured login provider with its discovered client. */
+export interface LoginProviderDeps {
+  config: OidcProviderConfig;
+  client: OidcClient;
 }
 
 export interface LoginDeps {
   config: Config;
-  client: OidcClient;
+  providers: readonly LoginProviderDeps[];
   codec: SessionCodec;
   dispatcher: Dispatcher;
   log: Log;
+  /** the top-level claim names sessions keep (`sessionClaimNames` in session/session-data.ts) */
+  claimNames: ReadonlySet<string>;
+  /**
+   * The providers the route behind a login target accepts (undefined: all), so the chooser
+   * offers only logins that can open the page the user asked for.
+   */
+  providersFor?(rd: string, origin: URL): readonly string[] | undefined;
   /** a session was created (metrics, store) */
   onSession?(s: SessionData): void;
   /** a session was signed out (revocation store) */
@@ -65,22 +89,32 @@ export interface LoginDeps {
   storeFailOpen?: boolean;
 }
 
+/** A login provider as the handlers use it. */
+export interface LoginProvider {
+  readonly name: string;
+  /** chooser label */
+  readonly label: string;
+  readonly oidc: OidcProviderConfig;
+  readonly client: OidcClient;
+  /** registered at the IdP: public_url + prefix + /callback, plus /NAME with several providers */
+  readonly redirectUri: string;
+}
+
 /** What the three handlers share, derived once from the config. */
 export interface LoginShared extends LoginDeps {
-  oidc: NonNullable<Config['oidc']>;
+  /** by name, in config order */
+  byName: ReadonlyMap<string, LoginProvider>;
   cookies: LoginCookies;
-  claimNames: ReadonlySet<string>;
-  /** public_url + prefix + /callback, registered at the IdP */
-  redirectUri: string;
   /** public_url without a trailing slash */
   publicUrl: string;
   now(): number;
 }
 
-/** @throws TypeError `ERR_INVALID_ARG_VALUE` when `oidc`, `session` or `server.public_url` is missing */
+/** @throws TypeError `ERR_INVALID_ARG_VALUE` when no provider, `session` or `server.public_url` is missing */
 export function createLoginEndpoints(deps: LoginDeps & { now?: () => number }): LoginEndpoints {
   const { config } = deps;
-  if (!config.oidc || !config.session || !config.server.public_url) {
+  const first = deps.providers[0];
+  if (!first || !config.session || !config.server.public_url) {
     throw Object.assign(new TypeError('login needs "oidc", "session" and "server.public_url"'), {
       code: 'ERR_INVALID_ARG_VALUE',
     });
@@ -88,27 +122,51 @@ export function createLoginEndpoints(deps: LoginDeps & { now?: () => number }): 
   const publicUrl = config.server.public_url.replace(/\/+$/, '');
   const secure = publicUrl.startsWith('https:');
   const prefix = config.server.endpoints_prefix;
+  const several = deps.providers.length > 1;
+  const byName = new Map<string, LoginProvider>(
+    deps.providers.map(({ config: oidc, client }) => [
+      oidc.name,
+      {
+        name: oidc.name,
+        label: oidc.display_name ?? oidc.name,
+        oidc,
+        client,
+        // One callback per provider when there are several: a response can only complete a
+        // login started for the provider whose URL it arrives at (mix-up defence, RFC 9700 §4.4).
+        redirectUri: `${publicUrl}${prefix}/callback${several ? `/${oidc.name}` : ''}`,
+      },
+    ]),
+  );
   const shared: LoginShared = {
     ...deps,
-    oidc: config.oidc,
+    byName,
     cookies: createLoginCookies({
       cookieName: config.session.cookie_name,
       secrets: config.session.secrets,
       secure,
       path: prefix,
-      loginTimeoutMs: config.oidc.login_timeout,
+      // One login cookie lifetime for all providers: the longest any of them allows.
+      loginTimeoutMs: Math.max(...deps.providers.map((p) => p.config.login_timeout)),
     }),
-    claimNames: sessionClaimNames(config),
-    redirectUri: `${publicUrl}${prefix}/callback`,
     publicUrl,
     now: deps.now ?? Date.now,
     log: deps.log.child({ component: 'login' }),
   };
   return {
     start: (req, res, ctx) => handleStart(shared, req, res, ctx),
-    callback: (req, res, ctx) => handleCallback(shared, req, res, ctx),
+    callback: (req, res, ctx, provider) => handleCallback(shared, req, res, ctx, provider),
     signOut: (req, res, ctx) => handleSignOut(shared, req, res, ctx),
+    providerNames: [...byName.keys()],
   };
+}
+
+/** The provider a session belongs to: by name, or (cookies from before names) by issuer. */
+export function providerOf(s: LoginShared, session: SessionData): LoginProvider | undefined {
+  const name = sessionProvider(
+    session,
+    s.providers.map((p) => p.config),
+  );
+  return name === undefined ? undefined : s.byName.get(name);
 }
 
 /** Answer with an error page (plus any Set-Cookie already decided) and report it. */

@@ -1,15 +1,18 @@
 /**
- * `{prefix}/start?rd=…`: begin a code flow with PKCE (S256), `state` and `nonce`, remembering
- * them in a fresh login cookie, and send the browser to the IdP.
+ * `{prefix}/start?rd=…[&provider=NAME]`: begin a code flow with PKCE (S256), `state` and
+ * `nonce`, remembering them and the provider in a fresh login cookie, and send the browser to
+ * the IdP. With several providers and no `provider`, answer the chooser page instead.
  * @see https://www.rfc-editor.org/rfc/rfc7636
  * @see https://www.rfc-editor.org/rfc/rfc9700#section-2.1.1
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as oauth from 'oauth4webapi';
+import { chooserHtml, sendChooser } from './chooser-page.ts';
 import {
   type EndpointContext,
   type EndpointOutcome,
   fail,
+  type LoginProvider,
   type LoginShared,
   queryOf,
   redirect,
@@ -40,7 +43,8 @@ export async function handleStart(
 ): Promise<EndpointOutcome> {
   if (req.method !== 'GET' && req.method !== 'HEAD')
     return fail(req, res, ctx, 'bad_request', [], { Allow: 'GET' });
-  const rdParam = queryOf(req, ctx).get('rd');
+  const query = queryOf(req, ctx);
+  const rdParam = query.get('rd');
   let rd = '/';
   if (rdParam !== null && rdParam !== '') {
     const safe = safeRedirect(rdParam, ctx.publicOrigin, s.config.server.allowed_redirect_domains);
@@ -50,7 +54,27 @@ export async function handleStart(
     }
     rd = safe;
   }
-  const as = s.client.as;
+  const named = query.get('provider');
+  let p: LoginProvider | undefined;
+  if (named !== null && named !== '') p = s.byName.get(named);
+  else if (s.byName.size === 1) p = s.byName.values().next().value;
+  else {
+    // Several providers: offer those the target page accepts; with just one, go straight there.
+    const allowed = s.providersFor?.(rd, ctx.publicOrigin);
+    const all = [...s.byName.values()];
+    const fitting = all.filter((e) => allowed === undefined || allowed.includes(e.name));
+    if (fitting.length === 1) p = fitting[0];
+    else {
+      sendChooser(
+        res,
+        chooserHtml(fitting.length > 0 ? fitting : all, `${ctx.prefix}/start`, rd),
+        req.method === 'HEAD',
+      );
+      return { outcome: 'ok' };
+    }
+  }
+  if (p === undefined) return fail(req, res, ctx, 'unknown_provider');
+  const as = p.client.as;
   if (as?.authorization_endpoint === undefined) return fail(req, res, ctx, 'idp_unavailable');
 
   const id = s.cookies.newId();
@@ -58,7 +82,14 @@ export async function handleStart(
   const nonce = oauth.generateRandomNonce();
   const verifier = oauth.generateRandomCodeVerifier();
   const challenge = await oauth.calculatePKCECodeChallenge(verifier);
-  const sealed = await s.cookies.seal({ state, nonce, verifier, rd, exp: s.now() + s.oidc.login_timeout });
+  const sealed = await s.cookies.seal({
+    provider: p.name,
+    state,
+    nonce,
+    verifier,
+    rd,
+    exp: s.now() + p.oidc.login_timeout,
+  });
 
   // Each attempt adds a cookie; keep the newest few so abandoned logins cannot pile up
   // until the Cookie header is too large.
@@ -69,13 +100,13 @@ export async function handleStart(
   setCookies.push(s.cookies.set(id, sealed));
 
   const url = new URL(as.authorization_endpoint);
-  for (const [name, value] of Object.entries(s.oidc.extra_auth_params)) {
+  for (const [name, value] of Object.entries(p.oidc.extra_auth_params)) {
     if (!RESERVED.has(name)) url.searchParams.set(name, value);
   }
-  const scopes = s.oidc.scopes.includes('openid') ? s.oidc.scopes : ['openid', ...s.oidc.scopes];
+  const scopes = p.oidc.scopes.includes('openid') ? p.oidc.scopes : ['openid', ...p.oidc.scopes];
   url.searchParams.set('response_type', 'code');
-  url.searchParams.set('client_id', s.oidc.client_id);
-  url.searchParams.set('redirect_uri', s.redirectUri);
+  url.searchParams.set('client_id', p.oidc.client_id);
+  url.searchParams.set('redirect_uri', p.redirectUri);
   url.searchParams.set('scope', scopes.join(' '));
   url.searchParams.set('state', state);
   url.searchParams.set('nonce', nonce);

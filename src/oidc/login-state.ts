@@ -1,6 +1,6 @@
 /**
  * The login cookie: what must survive the round trip to the IdP – the PKCE `code_verifier`,
- * the `nonce`, the `state`, and where to go afterwards – sealed with iron under the session
+ * the `nonce`, the `state`, the provider it was started for, and where to go afterwards – sealed with iron under the session
  * secrets, and nothing else.
  *
  * One cookie per login attempt, named `<cookie_name>_login_<id>`, so several tabs can log in at
@@ -17,6 +17,8 @@ import { createSealer } from '../session/seal.ts';
 export const MAX_LOGIN_COOKIES = 5;
 
 export interface LoginState {
+  /** the provider this login was started for: only its callback may complete it */
+  provider: string;
   state: string;
   nonce: string;
   verifier: string;
@@ -84,7 +86,8 @@ export function createLoginCookies(opts: {
       const opened = await sealer.unseal(value);
       const s = opened?.data as Partial<LoginState> | undefined;
       if (
-        typeof s?.state !== 'string' ||
+        typeof s?.provider !== 'string' ||
+        typeof s.state !== 'string' ||
         typeof s.nonce !== 'string' ||
         typeof s.verifier !== 'string' ||
         typeof s.rd !== 'string' ||

@@ -15,7 +15,7 @@ import type { Dispatcher } from 'undici';
 import type { Config } from '../config/schema.ts';
 import { GatehouseError } from '../errors.ts';
 import type { Log } from '../observe/logger.ts';
-import { pickSessionClaims, type SessionData, sessionClaimNames } from '../session/session-data.ts';
+import { pickSessionClaims, type SessionData } from '../session/session-data.ts';
 import type { RefreshCoordinator } from '../store/store.ts';
 import { LruCache } from '../util/lru.ts';
 import { describeIdpError, isNetworkError } from './idp-errors.ts';
@@ -44,7 +44,10 @@ export function needsRefresh(session: SessionData, refreshBeforeMs: number, now 
 
 export function createRefresher(deps: {
   config: Config;
-  client: OidcClient;
+  /** the client of the provider a session logged in with (undefined: the provider is gone) */
+  clientFor(session: SessionData): OidcClient | undefined;
+  /** the top-level claim names sessions keep */
+  claimNames: ReadonlySet<string>;
   dispatcher: Dispatcher;
   log: Log;
   now?: () => number;
@@ -53,10 +56,9 @@ export function createRefresher(deps: {
   /** how long a replica that lost the lock waits for the winner's result (default 5 s) */
   waitMs?: number;
 }): Refresher {
-  const { client } = deps;
+  const { claimNames } = deps;
   const log = deps.log.child({ component: 'refresh' });
   const now = deps.now ?? Date.now;
-  const claimNames = sessionClaimNames(deps.config);
   const inFlight = new Map<string, Promise<SessionData>>();
   const recent = new LruCache<SessionData>(Math.max(100, deps.config.cache.sessions));
   const keyOf = (s: SessionData) =>
@@ -65,6 +67,10 @@ export function createRefresher(deps: {
       .digest('base64url')}`;
 
   async function run(session: SessionData): Promise<SessionData> {
+    // Refresh tokens go back to the IdP that issued them, never to another provider.
+    const client = deps.clientFor(session);
+    if (client === undefined)
+      throw new GatehouseError('refresh_failed', "the session's provider is no longer configured");
     const as = client.as;
     if (as === undefined) throw new GatehouseError('refresh_failed', 'the IdP is not discovered yet');
     let tokens: oauth.TokenEndpointResponse;

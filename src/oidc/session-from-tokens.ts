@@ -10,6 +10,7 @@ import { pickSessionClaims, type SessionData } from '../session/session-data.ts'
 
 export function newSession(
   iss: string,
+  idp: string,
   tokens: oauth.TokenEndpointResponse,
   claims: Record<string, unknown>,
   claimNames: ReadonlySet<string>,
@@ -22,6 +23,7 @@ export function newSession(
       v: 1,
       id: randomBytes(18).toString('base64url'),
       iss,
+      idp,
       claims: kept,
       createdAt: nowSec,
       lastSeenAt: nowSec,

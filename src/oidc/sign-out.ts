@@ -13,6 +13,7 @@ import {
   type EndpointOutcome,
   fail,
   type LoginShared,
+  providerOf,
   queryOf,
   redirect,
 } from './login-endpoints.ts';
@@ -51,12 +52,14 @@ export async function handleSignOut(
     }
   }
 
-  const endSession = s.client.as?.end_session_endpoint;
+  // RP-initiated logout at the IdP the session came from; without a session, nowhere.
+  const provider = session ? providerOf(s, session) : undefined;
+  const endSession = provider?.client.as?.end_session_endpoint;
   let location = target;
-  if (endSession) {
+  if (provider && endSession) {
     const url = new URL(endSession);
     if (session?.idToken) url.searchParams.set('id_token_hint', session.idToken);
-    url.searchParams.set('client_id', s.oidc.client_id);
+    url.searchParams.set('client_id', provider.oidc.client_id);
     url.searchParams.set('post_logout_redirect_uri', target);
     location = url.href;
   }

@@ -24,7 +24,7 @@ export async function authorize(
     return scope.decision;
   }
   const started = performance.now();
-  await identify(req, scope, rt, route.config.auth);
+  await identify(req, scope, rt, route.config);
   let decision = policy.decide(scope.identity);
   // A refused credential is the reason the caller hears, not a generic "no credentials".
   if (decision.reason === 'no_credentials' && scope.authFailure)

@@ -20,7 +20,13 @@ export async function serveEndpoint(
 ): Promise<boolean> {
   const path = scope.target!.path;
   if (!path.startsWith(rt.prefix) || path.charCodeAt(rt.prefix.length) !== 47 /* '/' */) return false;
-  const name = path.slice(rt.prefix.length + 1);
+  let name = path.slice(rt.prefix.length + 1);
+  // `callback/NAME`: each provider's own redirect_uri when several are configured.
+  let provider: string | undefined;
+  if (name.startsWith('callback/')) {
+    provider = name.slice('callback/'.length);
+    name = 'callback';
+  }
   switch (name) {
     case 'auth':
       await serveAuthRequest(req, res, scope, rt);
@@ -54,13 +60,14 @@ export async function serveEndpoint(
         prefix: rt.prefix,
         clientIp: scope.clientIp,
       };
+      const login = rt.login;
       const handler =
         name === 'start'
-          ? rt.login.start
+          ? login.start
           : name === 'callback'
-            ? rt.login.callback
+            ? (rq: IncomingMessage, rs: ServerResponse, c: typeof ctx) => login.callback(rq, rs, c, provider)
             : name === 'sign_out'
-              ? rt.login.signOut
+              ? login.signOut
               : rt.backchannelLogout!;
       const done = await handler(req, res, ctx);
       if (name === 'callback')
@@ -69,7 +76,7 @@ export async function serveEndpoint(
         decision: done.outcome === 'ok' ? 'allow' : 'error',
         reason: done.reason ?? (done.outcome === 'ok' ? 'public_route' : 'internal_error'),
       };
-      if (done.sub) scope.outcomeIdentity = { sub: done.sub, email: done.email };
+      if (done.sub) scope.outcomeIdentity = { sub: done.sub, email: done.email, idp: done.idp };
       return true;
     }
     default:

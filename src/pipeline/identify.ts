@@ -12,7 +12,7 @@ import type { Identity } from '../identity/identity.ts';
 import { needsRefresh } from '../oidc/refresh.ts';
 import { identityFromClaims } from '../policy/identity-from-claims.ts';
 import type { Runtime } from '../server/runtime.ts';
-import type { SessionData } from '../session/session-data.ts';
+import { type SessionData, sessionProvider } from '../session/session-data.ts';
 import type { VerifiedToken } from '../tokens/bearer-verifier.ts';
 import { extractBearer } from '../tokens/extract-bearer.ts';
 import type { Scope } from './scope.ts';
@@ -20,12 +20,20 @@ import type { Scope } from './scope.ts';
 const byToken = new WeakMap<VerifiedToken, Identity>();
 const bySession = new WeakMap<SessionData, Identity>();
 
+/** What a route accepts: the credential kinds, and (optionally) the providers. */
+export interface Accepts {
+  readonly auth: readonly string[];
+  /** absent: identities from every provider */
+  readonly providers?: readonly string[];
+}
+
 export async function identify(
   req: IncomingMessage,
   scope: Scope,
   rt: Runtime,
-  auth: readonly string[],
+  accepts: Accepts,
 ): Promise<void> {
+  const { auth, providers } = accepts;
   let token: string | undefined;
   try {
     token = extractBearer(authorizationOf(req)); // every line: a repeated header is refused, not silently the first
@@ -40,17 +48,28 @@ export async function identify(
     }
     try {
       const verified = await rt.bearer.verify(token);
-      scope.identity = tokenIdentity(verified, rt);
+      const identity = tokenIdentity(verified, rt);
+      // A valid token from a provider this route does not take: another credential would do.
+      if (providers !== undefined && !(identity.idp !== undefined && providers.includes(identity.idp))) {
+        scope.authFailure = 'provider_not_allowed';
+        return;
+      }
+      scope.identity = identity;
       scope.accessToken = token;
     } catch (err) {
       scope.authFailure = reasonOf(err);
     }
     return;
   }
-  if (auth.includes('session') && rt.sessions) await identifySession(req, scope, rt);
+  if (auth.includes('session') && rt.sessions) await identifySession(req, scope, rt, providers);
 }
 
-async function identifySession(req: IncomingMessage, scope: Scope, rt: Runtime): Promise<void> {
+async function identifySession(
+  req: IncomingMessage,
+  scope: Scope,
+  rt: Runtime,
+  providers: readonly string[] | undefined,
+): Promise<void> {
   const codec = rt.sessions!;
   const read = await codec.read(req.headers.cookie);
   if (read.reason) {
@@ -60,6 +79,16 @@ async function identifySession(req: IncomingMessage, scope: Scope, rt: Runtime):
   }
   let session = read.session;
   if (!session) return;
+  // A session from a provider this route does not take is no session here: the caller is sent
+  // to log in with one it does take (the cookie stays for the routes it is good for).
+  const idp = sessionProvider(session, rt.idps.providers);
+  if (idp === undefined || rt.idps.forProvider(idp) === undefined) {
+    // Its provider was removed from the config: nobody can refresh or sign it out any more.
+    scope.authFailure = 'session_invalid';
+    scope.setCookies = codec.clear(read.present);
+    return;
+  }
+  if (providers !== undefined && !providers.includes(idp)) return;
   // Revocations (sign_out, back-channel logout, on any replica) come from the store's local view.
   const revocation = rt.revocations.check({
     id: session.id,
@@ -128,13 +157,15 @@ function authorizationOf(req: IncomingMessage): string | string[] | undefined {
 function tokenIdentity(v: VerifiedToken, rt: Runtime): Identity {
   let id = byToken.get(v);
   if (!id) {
+    const idp = rt.idps.forIssuer(v.issuer);
     id = identityFromClaims(
       { ...v.claims },
       {
         authType: 'bearer',
-        mapper: rt.mapper,
+        mapper: idp.mapper,
         expiresAt: v.expiresAt,
         iss: v.issuer,
+        ...(idp.name !== undefined ? { idp: idp.name } : {}),
       },
     );
     byToken.set(v, id);
@@ -146,13 +177,16 @@ function sessionIdentity(s: SessionData, rt: Runtime): Identity {
   let id = bySession.get(s);
   if (!id) {
     const cfg = rt.config.session!;
+    // identifySession checked that the session's provider is configured.
+    const idp = rt.idps.forProvider(sessionProvider(s, rt.idps.providers)!)!;
     id = identityFromClaims(
       { ...s.claims },
       {
         authType: 'session',
-        mapper: rt.mapper,
+        mapper: idp.mapper,
         expiresAt: s.createdAt + Math.floor(cfg.max_lifetime / 1000),
         iss: s.iss,
+        idp: idp.name,
       },
     );
     bySession.set(s, id);

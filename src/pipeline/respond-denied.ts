@@ -1,6 +1,6 @@
 /**
  * Decide, then respond: the one place that maps a non-allow decision to an HTTP answer.
- * - login needed, browser navigation → 302 to `{prefix}/start?rd=<original URL>`
+ * - login needed, browser navigation → 302 to `{prefix}/start?[provider=NAME&]rd=<original URL>`
  * - login needed, anything else      → 401 + `WWW-Authenticate: Bearer` (RFC 6750 §3)
  * - denied                           → 403 (`error="insufficient_scope"` for bearer callers)
  * Error descriptions are the registry's client-safe texts: they name the reason, never internals.
@@ -16,6 +16,8 @@ export interface LoginTarget {
   startUrl: string;
   /** the route accepts sessions and a login provider exists */
   canLogin: boolean;
+  /** the one provider the route accepts, when several are configured: no chooser then */
+  provider?: string;
 }
 
 export function originalUrl(scope: Scope): string {
@@ -47,7 +49,8 @@ export function respondLogin(
 ): void {
   const cookies = scope.setCookies ? { 'set-cookie': scope.setCookies } : undefined;
   if (login.canLogin && isBrowserNavigation(req)) {
-    const location = `${login.startUrl}?rd=${encodeURIComponent(originalUrl(scope))}`;
+    const provider = login.provider === undefined ? '' : `provider=${encodeURIComponent(login.provider)}&`;
+    const location = `${login.startUrl}?${provider}rd=${encodeURIComponent(originalUrl(scope))}`;
     res.writeHead(302, {
       location,
       'cache-control': 'no-store',

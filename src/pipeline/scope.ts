@@ -35,7 +35,7 @@ export interface Scope {
   /** recorded for the audit line when the pipeline answers itself */
   outcome?: { decision: 'allow' | 'deny' | 'login' | 'error'; reason: ReasonCode; status?: number };
   /** who a login endpoint just signed in or out, for the audit line */
-  outcomeIdentity?: { sub: string; email?: string };
+  outcomeIdentity?: { sub: string; email?: string; idp?: string };
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;

@@ -9,7 +9,7 @@ import { wwwAuthenticate } from './respond-denied.ts';
 import { sendError } from './respond-error.ts';
 import type { Scope } from './scope.ts';
 
-const ALL_AUTH = ['bearer', 'session'] as const;
+const ANY_CREDENTIAL = { auth: ['bearer', 'session'] } as const;
 
 export async function serveUserinfo(
   req: IncomingMessage,
@@ -17,7 +17,7 @@ export async function serveUserinfo(
   scope: Scope,
   rt: Runtime,
 ): Promise<void> {
-  await identify(req, scope, rt, ALL_AUTH);
+  await identify(req, scope, rt, ANY_CREDENTIAL);
   const id = scope.identity;
   const cookies = scope.setCookies ? { 'set-cookie': scope.setCookies } : undefined;
   if (!id) {
@@ -35,11 +35,13 @@ export async function serveUserinfo(
     JSON.stringify({
       sub: id.sub,
       iss: id.iss,
+      idp: id.idp,
       email: id.email,
       preferred_username: id.preferredUsername,
       name: id.name,
       groups: id.groups,
       roles: id.roles,
+      groups_overage: id.groupsOverage,
       auth_type: id.authType,
       client_id: id.clientId,
       expires_at: id.expiresAt,

@@ -17,6 +17,7 @@ import type { Criterion } from './criteria/criterion.ts';
 import { compileEmailDomains } from './criteria/email-domains.ts';
 import { compileEmails } from './criteria/emails.ts';
 import { compileGroups } from './criteria/groups.ts';
+import { compileProviders } from './criteria/providers.ts';
 import { compileRoles } from './criteria/roles.ts';
 import type { RoleMapper } from './roles.ts';
 
@@ -41,8 +42,8 @@ export interface CompiledPolicy {
 export interface CompilePolicyOptions {
   /** false = dry run */
   enforce: boolean;
-  /** when given, `roles:` values no `roles.map` entry produces are refused */
-  mapper?: RoleMapper;
+  /** when given, `roles:` values no role map produces are refused */
+  mapper?: Pick<RoleMapper, 'knownRoles'>;
 }
 
 /**
@@ -64,6 +65,8 @@ export function compilePolicy(policy: PolicyConfig, opts: CompilePolicyOptions):
   const allow = policy.allow.map((rule, i) => compileRule(rule, `allow[${i}]`, knownRoles));
   const login = finish('login', 'no_credentials');
   const noMatch = finish('deny', 'no_rule_matched');
+  // Nothing matched for an identity whose IdP left its groups out: say so, not a bare no-match.
+  const overage = finish('deny', 'groups_overage');
   const denied = deny.map((_, i) => finish('deny', 'policy_denied', `deny[${i}]`));
   const allowed = allow.map((_, i) => finish('allow', 'policy_allowed', `allow[${i}]`));
 
@@ -73,7 +76,7 @@ export function compilePolicy(policy: PolicyConfig, opts: CompilePolicyOptions):
       if (identity === undefined) return login;
       for (let i = 0; i < deny.length; i++) if (deny[i]!(identity)) return denied[i]!;
       for (let i = 0; i < allow.length; i++) if (allow[i]!(identity)) return allowed[i]!;
-      return noMatch;
+      return identity.groupsOverage === true ? overage : noMatch;
     },
   });
 }
@@ -89,6 +92,7 @@ export function compileRule(rule: RuleConfig, label: string, knownRoles?: Readon
     if (rule.email_domains !== undefined) all.push(compileEmailDomains(rule.email_domains));
     if (rule.claims !== undefined) all.push(compileClaims(rule.claims));
     if (rule.auth_types !== undefined) all.push(compileAuthTypes(rule.auth_types));
+    if (rule.providers !== undefined) all.push(compileProviders(rule.providers));
   } catch (err) {
     if (err instanceof TypeError) err.message = `${label}.${err.message}`;
     throw err;

@@ -9,7 +9,7 @@ import type { Identity } from '../identity/identity.ts';
 import { parseRequestTarget } from '../pipeline/request-target.ts';
 import { type CompiledPolicy, compilePolicy, type DecisionOutcome } from './compile-policy.ts';
 import { identityFromClaims } from './identity-from-claims.ts';
-import { createRoleMapper } from './roles.ts';
+import { createIdpDirectory, type IdpDirectory, type IdpEntry } from './idp-directory.ts';
 import { compileRoutes } from './route-table.ts';
 
 export interface ExplainInput {
@@ -21,6 +21,11 @@ export interface ExplainInput {
   claims?: Record<string, unknown>;
   /** default session */
   authType?: AuthType;
+  /**
+   * the provider the claims come from (its role mapping applies); default: the provider of the
+   * claims' `iss`, else the first login provider
+   */
+  provider?: string;
 }
 
 export interface ExplainResult {
@@ -28,6 +33,8 @@ export interface ExplainResult {
   upstream?: string;
   /** the trusted email, when the claims carry one */
   email?: string;
+  /** the provider whose mapping was applied */
+  idp?: string;
   groups: string[];
   roles: string[];
   /** what the proxy does (in dry run: allow) */
@@ -48,10 +55,13 @@ const EXPLAIN_SUB = 'gatehouse-explain';
  */
 export function createExplainer(config: Config): (input: ExplainInput) => ExplainResult {
   const table = compileRoutes(config.routes);
-  const mapper = createRoleMapper(config.roles);
+  const idps = createIdpDirectory(config);
   const policies = new Map<string, CompiledPolicy>();
   for (const route of table.routes) {
-    policies.set(route.name, compilePolicy(route.config.policy, { enforce: route.config.enforce, mapper }));
+    policies.set(
+      route.name,
+      compilePolicy(route.config.policy, { enforce: route.config.enforce, mapper: idps }),
+    );
   }
 
   return (input) => {
@@ -61,13 +71,20 @@ export function createExplainer(config: Config): (input: ExplainInput) => Explai
     const authType = input.authType ?? 'session';
     let identity: Identity | undefined;
     if (input.claims !== undefined) {
+      const idp = providerOf(idps, input);
       identity = identityFromClaims(
         { sub: EXPLAIN_SUB, ...input.claims },
-        { authType, mapper, expiresAt: Math.floor(Date.now() / 1000) + 3600 },
+        {
+          authType,
+          mapper: idp.mapper,
+          expiresAt: Math.floor(Date.now() / 1000) + 3600,
+          ...(idp.name !== undefined ? { idp: idp.name } : {}),
+        },
       );
     }
     const base = {
       ...(identity?.email === undefined ? {} : { email: identity.email }),
+      ...(identity?.idp === undefined ? {} : { idp: identity.idp }),
       groups: [...(identity?.groups ?? [])],
       roles: [...(identity?.roles ?? [])],
     };
@@ -81,20 +98,43 @@ export function createExplainer(config: Config): (input: ExplainInput) => Explai
       };
     }
     const policy = policies.get(route.name)!;
-    // A credential the route does not accept is never read: the request is anonymous.
-    const refused = identity !== undefined && !policy.isPublic && !route.config.auth.includes(authType);
+    // A credential (or provider) the route does not accept is never read: the request is anonymous.
+    const accepts = route.config.providers;
+    const refused: ReasonCode | undefined =
+      identity === undefined || policy.isPublic
+        ? undefined
+        : !route.config.auth.includes(authType)
+          ? 'auth_type_not_allowed'
+          : accepts !== undefined && !(identity.idp !== undefined && accepts.includes(identity.idp))
+            ? 'provider_not_allowed'
+            : undefined;
     const d = policy.decide(refused ? undefined : identity);
     return {
       route: route.name,
       upstream: route.upstream.href,
       ...base,
       decision: d.outcome,
-      reason: refused ? 'auth_type_not_allowed' : d.reason,
+      reason: refused ?? d.reason,
       ...(d.rule === undefined ? {} : { rule: d.rule }),
       dryRun: d.dryRun,
       enforcedDecision: d.enforcedOutcome,
     };
   };
+}
+
+/** The directory entry whose mapping applies to explained claims (see {@link ExplainInput.provider}). */
+function providerOf(idps: IdpDirectory, input: ExplainInput): IdpEntry {
+  if (input.provider !== undefined) {
+    const named = idps.forProvider(input.provider);
+    if (named === undefined)
+      throw new GatehouseError('unknown_provider', `no provider is named "${input.provider}"`);
+    return named;
+  }
+  const iss = input.claims?.iss;
+  const first = idps.providers[0];
+  if (typeof iss === 'string' || first === undefined)
+    return idps.forIssuer(typeof iss === 'string' ? iss : '');
+  return idps.forProvider(first.name)!;
 }
 
 /**
@@ -114,6 +154,7 @@ export function formatExplain(result: ExplainResult): string {
   lines.push(`decision: ${result.decision}`, `reason: ${result.reason}`);
   if (result.rule !== undefined) lines.push(`rule: ${result.rule}`);
   if (result.dryRun) lines.push('dry_run: true', `enforced_decision: ${result.enforcedDecision}`);
+  if (result.idp !== undefined) lines.push(`provider: ${result.idp}`);
   if (result.email !== undefined) lines.push(`email: ${result.email}`);
   lines.push(`groups: ${result.groups.join(',')}`, `roles: ${result.roles.join(',')}`);
   return `${lines.join('\n')}\n`;

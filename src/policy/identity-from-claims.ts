@@ -31,6 +31,8 @@ export interface IdentityOptions {
   expiresAt: number;
   /** the verified issuer; defaults to the `iss` claim */
   iss?: string;
+  /** the provider name the credential came from */
+  idp?: string;
 }
 
 /**
@@ -41,9 +43,11 @@ export function identityFromClaims(claims: Record<string, unknown>, opts: Identi
   const sub = text(claims, 'sub');
   if (sub === undefined)
     throw new GatehouseError('missing_claim', 'the "sub" claim is missing or not a string');
-  const { groups, roles } = opts.mapper.map(claims);
+  const { groups, roles, overage } = opts.mapper.map(claims);
   const identity: Identity = {
     iss: opts.iss ?? text(claims, 'iss') ?? '',
+    ...(opts.idp !== undefined ? { idp: opts.idp } : {}),
+    ...(overage ? { groupsOverage: true } : {}),
     sub,
     email: trustedEmail(claims),
     preferredUsername:

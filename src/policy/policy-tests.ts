@@ -36,6 +36,7 @@ export function runPolicyTests(config: Config): PolicyTestReport {
         method: test.method,
         claims: test.claims,
         authType: test.auth_type,
+        ...(test.provider !== undefined ? { provider: test.provider } : {}),
       });
       // No route answers 404: for a test that is a deny.
       actual = result.enforcedDecision === 'no_route' ? 'deny' : result.enforcedDecision;

@@ -1,6 +1,6 @@
 /**
- * Everything one config needs at request time, compiled once: route table, policies, role
- * mapper, verifiers, session codec, login endpoints, signer, header sets. A reload builds a
+ * Everything one config needs at request time, compiled once: route table, policies, IdP
+ * directory (provider names and role mappings), verifiers, session codec, login endpoints, signer, header sets. A reload builds a
  * whole new Runtime and swaps one reference; a request keeps the Runtime it started with.
  * Nothing per-request is left for the hot path that could be done here.
  */
@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import type { LoadedConfig } from '../config/load.ts';
 import type { ConfigPath } from '../config/positions.ts';
+import { oidcProviders, providerPath } from '../config/providers.ts';
 import type { Config } from '../config/schema.ts';
 import { ConfigError } from '../errors.ts';
 import { type AssertionSigner, createAssertionSigner } from '../identity/assertion.ts';
@@ -17,17 +18,18 @@ import { createInboundStripper } from '../identity/strip-inbound.ts';
 import type { AuditLog } from '../observe/audit.ts';
 import type { Log } from '../observe/logger.ts';
 import type { Metrics } from '../observe/metrics.ts';
-import { createBackchannelLogout } from '../oidc/backchannel-logout.ts';
+import { createBackchannelLogout, type LogoutProvider } from '../oidc/backchannel-logout.ts';
 import { createLoginEndpoints, type EndpointHandler, type LoginEndpoints } from '../oidc/login-endpoints.ts';
 import { createOidcClient, type OidcClient } from '../oidc/oidc-client.ts';
 import { createRefresher, type Refresher } from '../oidc/refresh.ts';
 import type { LoginTarget } from '../pipeline/respond-denied.ts';
 import { type CompiledPolicy, compilePolicy } from '../policy/compile-policy.ts';
-import { createRoleMapper, type RoleMapper } from '../policy/roles.ts';
+import { createIdpDirectory, type IdpDirectory } from '../policy/idp-directory.ts';
 import { type CompiledRoute, compileRoutes, type RouteTable } from '../policy/route-table.ts';
 import { createTrustedProxies } from '../proxy/trusted-proxies.ts';
 import type { UpstreamProxy } from '../proxy/upstream-proxy.ts';
 import { createSessionCodec, type SessionCodec } from '../session/cookie-codec.ts';
+import { sessionClaimNames, sessionProvider } from '../session/session-data.ts';
 import type { RevocationStore } from '../store/store.ts';
 import { type BearerVerifier, createBearerVerifier } from '../tokens/bearer-verifier.ts';
 import { createJwksCache, type JwksCache } from '../tokens/jwks-cache.ts';
@@ -49,13 +51,15 @@ export interface Runtime extends Shared {
   readonly publicOrigin?: URL;
   readonly routes: RouteTable;
   readonly policies: ReadonlyMap<string, CompiledPolicy>;
-  readonly mapper: RoleMapper;
+  /** provider names and role mappings, by issuer and by provider */
+  readonly idps: IdpDirectory;
   readonly isTrustedProxy: (ip: string | undefined) => boolean;
   readonly stripInbound: (headers: import('node:http').IncomingHttpHeaders) => void;
   readonly isOwnCookie: (name: string) => boolean;
   readonly bearer?: BearerVerifier;
   readonly sessions?: SessionCodec;
-  readonly oidc?: OidcClient;
+  /** one client per login provider, by name */
+  readonly oidcClients: ReadonlyMap<string, OidcClient>;
   readonly login?: LoginEndpoints;
   readonly refresher?: Refresher;
   /** `{prefix}/backchannel_logout` (OIDC Back-Channel Logout), when login is configured */
@@ -77,10 +81,13 @@ export async function buildRuntime(
   const { log, dispatcher } = shared;
   const prefix = config.server.endpoints_prefix;
   const publicOrigin = config.server.public_url ? new URL(config.server.public_url) : undefined;
-  const mapper = createRoleMapper(config.roles);
+  const idps = createIdpDirectory(config);
   const routes = compileRoutes(config.routes);
   const policies = new Map(
-    routes.routes.map((r) => [r.name, compilePolicy(r.config.policy, { enforce: r.config.enforce, mapper })]),
+    routes.routes.map((r) => [
+      r.name,
+      compilePolicy(r.config.policy, { enforce: r.config.enforce, mapper: idps }),
+    ]),
   );
 
   // A generated (unconfigured) assertion key survives reloads, so assertions already handed
@@ -116,11 +123,11 @@ export async function buildRuntime(
       : undefined;
 
   let sessions: SessionCodec | undefined;
-  let oidc: OidcClient | undefined;
+  const oidcClients = new Map<string, OidcClient>();
   let login: LoginEndpoints | undefined;
   let refresher: Refresher | undefined;
   let backchannelLogout: EndpointHandler | undefined;
-  let logoutJwks: JwksCache | undefined;
+  const logoutJwks: JwksCache[] = [];
   const sessionConfig = config.session;
   if (sessionConfig) {
     sessions = await configured(loaded, ['session'], () =>
@@ -132,17 +139,42 @@ export async function buildRuntime(
       }),
     );
   }
-  if (config.oidc && sessions) {
-    oidc = await configured(loaded, ['oidc'], () =>
-      createOidcClient({ oidc: config.oidc!, dispatcher, log }),
-    );
-    const maxLifetimeS = Math.ceil(config.session!.max_lifetime / 1000);
+  const providers = oidcProviders(config);
+  if (providers.length > 0 && sessions && sessionConfig) {
+    const logoutProviders: LogoutProvider[] = [];
+    for (const [i, p] of providers.entries()) {
+      const client = await configured(loaded, providerPath(config, i), () =>
+        createOidcClient({ oidc: p, dispatcher, log }),
+      );
+      oidcClients.set(p.name, client);
+      // The IdP's keys for logout tokens: fetched on the first logout token, then kept fresh.
+      const jwks = createJwksCache({
+        issuer: p.issuer,
+        jwksUri: async () => (await client.whenReady()).jwks_uri!,
+        dispatcher,
+        log,
+        minTtl: 60_000,
+        maxTtl: 3_600_000,
+        cooldown: 30_000,
+        timeout: p.timeout,
+        onRefresh: (result) => shared.metrics.jwksRefresh.inc({ issuer: p.issuer, result }),
+      });
+      logoutJwks.push(jwks);
+      logoutProviders.push({ oidc: p, client, jwks });
+    }
+    const claimNames = sessionClaimNames(config, idps.claimNames);
+    const maxLifetimeS = Math.ceil(sessionConfig.max_lifetime / 1000);
     login = createLoginEndpoints({
       config,
-      client: oidc,
+      providers: providers.map((p) => ({ config: p, client: oidcClients.get(p.name)! })),
       codec: sessions,
       dispatcher,
       log,
+      claimNames,
+      providersFor: (rd, origin) => {
+        const url = new URL(rd, origin);
+        return routes.match(url.host, url.pathname, 'GET')?.config.providers;
+      },
       // A signed-out session stays refused until it would have expired anyway, so a copied
       // cookie cannot be replayed after logout.
       onSignOut: (s) => shared.revocations.revoke(s.id, s.createdAt + maxLifetimeS),
@@ -155,28 +187,14 @@ export async function buildRuntime(
     });
     refresher = createRefresher({
       config,
-      client: oidc,
+      clientFor: (s) => oidcClients.get(sessionProvider(s, providers) ?? ''),
+      claimNames,
       dispatcher,
       log,
       ...(shared.revocations.refresh ? { coordinator: shared.revocations.refresh } : {}),
     });
-    // The IdP's keys for logout tokens: fetched on the first logout token, then kept fresh.
-    const client = oidc;
-    logoutJwks = createJwksCache({
-      issuer: config.oidc.issuer,
-      jwksUri: async () => (await client.whenReady()).jwks_uri!,
-      dispatcher,
-      log,
-      minTtl: 60_000,
-      maxTtl: 3_600_000,
-      cooldown: 30_000,
-      timeout: config.oidc.timeout,
-      onRefresh: (result) => shared.metrics.jwksRefresh.inc({ issuer: config.oidc!.issuer, result }),
-    });
     backchannelLogout = createBackchannelLogout({
-      oidc: config.oidc,
-      client: oidc,
-      jwks: logoutJwks,
+      providers: logoutProviders,
       store: shared.revocations,
       log,
       maxLifetimeS,
@@ -190,6 +208,16 @@ export async function buildRuntime(
   );
   const startPath = `${prefix}/start`;
   const startUrl = publicOrigin ? new URL(startPath, publicOrigin).href : startPath;
+  const loginNames = new Set(oidcClients.keys());
+  // Per route: can a browser log in here, and with which provider when only one fits.
+  const loginTargets = new Map<string, LoginTarget>(
+    routes.routes.map((r) => {
+      const fitting = (r.config.providers ?? [...loginNames]).filter((n) => loginNames.has(n));
+      const canLogin = login !== undefined && r.config.auth.includes('session') && fitting.length > 0;
+      const only = loginNames.size > 1 && fitting.length === 1 ? fitting[0] : undefined;
+      return [r.name, { startUrl, canLogin, ...(only !== undefined ? { provider: only } : {}) }];
+    }),
+  );
 
   shared.metrics.watchCache('tokens', () => bearer?.stats);
   shared.metrics.watchCache('sessions', () => sessions?.stats);
@@ -203,34 +231,31 @@ export async function buildRuntime(
     publicOrigin,
     routes,
     policies,
-    mapper,
+    idps,
     isTrustedProxy: createTrustedProxies(config.server.trusted_proxies),
     stripInbound: stripper,
     isOwnCookie,
     bearer,
     sessions,
-    oidc,
+    oidcClients,
     login,
     refresher,
     backchannelLogout,
     signingKeys,
     assertions,
-    loginTarget: (route) => ({
-      startUrl,
-      canLogin: login !== undefined && route.config.auth.includes('session'),
-    }),
-    ready: () => (oidc ? oidc.ready : true) && (bearer ? bearer.ready : true),
+    loginTarget: (route) => loginTargets.get(route.name)!,
+    ready: () => [...oidcClients.values()].every((c) => c.ready) && (bearer ? bearer.ready : true),
     close() {
-      oidc?.close();
+      for (const c of oidcClients.values()) c.close();
       bearer?.close();
-      logoutJwks?.close();
+      for (const j of logoutJwks) j.close();
     },
   };
 }
 
 /** Start background work (discovery, JWKS) once the runtime is the live one. */
 export function startRuntime(rt: Runtime): void {
-  rt.oidc?.start();
+  for (const c of rt.oidcClients.values()) c.start();
   void rt.bearer
     ?.start()
     .catch((err: unknown) => rt.log.warn({ err }, 'bearer key loading failed; retrying'));

@@ -13,6 +13,8 @@ export interface SessionData {
   id: string;
   /** the IdP issuer that authenticated the user */
   iss: string;
+  /** the provider (`oidc[].name`) the user logged in with; absent in cookies sealed before providers had names */
+  idp?: string;
   /** identity claims only (see {@link pickSessionClaims}) */
   claims: Record<string, unknown>;
   /** epoch seconds */
@@ -46,13 +48,17 @@ const IDENTITY_CLAIMS = [
 ];
 
 /**
- * The top-level claim names a config can read: the identity set, the first segment of every
- * `roles.claims` path (`realm_access` for `realm_access.roles`) and of every `claims:` policy
- * rule. Anything else the IdP sends is dropped, so a chatty IdP cannot bloat the cookie.
+ * The top-level claim names a config can read: the identity set, every claim a role mapping
+ * reads (`realm_access` for `realm_access.roles`; `mapperClaims`, from the IdP directory) and
+ * the first segment of every `claims:` policy rule. Anything else the IdP sends is dropped, so
+ * a chatty IdP cannot bloat the cookie.
  */
-export function sessionClaimNames(config: Pick<Config, 'roles' | 'routes'>): ReadonlySet<string> {
+export function sessionClaimNames(
+  config: Pick<Config, 'routes'>,
+  mapperClaims: Iterable<string>,
+): ReadonlySet<string> {
   const names = new Set(IDENTITY_CLAIMS);
-  for (const path of config.roles.claims) names.add(path.split('.')[0]!);
+  for (const name of mapperClaims) names.add(name);
   for (const route of config.routes) {
     if (route.policy === 'public') continue;
     for (const rule of [...route.policy.allow, ...route.policy.deny]) {
@@ -90,10 +96,23 @@ export function isSessionData(value: unknown): value is SessionData {
     s.v === 1 &&
     typeof s.id === 'string' &&
     typeof s.iss === 'string' &&
+    (s.idp === undefined || typeof s.idp === 'string') &&
     typeof s.claims === 'object' &&
     s.claims !== null &&
     typeof s.claims.sub === 'string' &&
     Number.isFinite(s.createdAt) &&
     Number.isFinite(s.lastSeenAt)
   );
+}
+
+/**
+ * The provider name a session belongs to: the one it records, or – for cookies sealed before
+ * providers had names – the first provider with its issuer.
+ */
+export function sessionProvider(
+  session: Pick<SessionData, 'idp' | 'iss'>,
+  providers: readonly { readonly name: string; readonly issuer: string }[],
+): string | undefined {
+  if (session.idp !== undefined) return session.idp;
+  return providers.find((p) => p.issuer === session.iss)?.name;
 }

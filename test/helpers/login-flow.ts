@@ -6,12 +6,15 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Dispatcher, request } from 'undici';
+import { oidcProviders } from '../../src/config/providers.ts';
 import { type Config, configSchema } from '../../src/config/schema.ts';
 import { type DevIdp, type DevIdpOptions, startDevIdp } from '../../src/demo/dev-idp.ts';
 import { silentLog } from '../../src/observe/logger.ts';
 import { createLoginEndpoints, type EndpointOutcome } from '../../src/oidc/login-endpoints.ts';
 import { createOidcClient, type OidcClient } from '../../src/oidc/oidc-client.ts';
+import { createIdpDirectory } from '../../src/policy/idp-directory.ts';
 import { createSessionCodec, type SessionCodec } from '../../src/session/cookie-codec.ts';
+import { sessionClaimNames } from '../../src/session/session-data.ts';
 import { createOutboundDispatcher } from '../../src/util/outbound.ts';
 import type { CookieJar } from './cookie-jar.ts';
 
@@ -102,6 +105,8 @@ export interface LoginHarness {
   readonly config: Config;
   readonly codec: SessionCodec;
   readonly client: OidcClient;
+  /** the top-level claim names sessions keep */
+  readonly claimNames: ReadonlySet<string>;
   readonly dispatcher: Dispatcher;
   readonly outcomes: EndpointOutcome[];
   close(): Promise<void>;
@@ -139,7 +144,9 @@ export async function startLoginHarness(opts: LoginHarnessOptions = {}): Promise
     routes: [{ name: 'app', upstream: 'http://127.0.0.1:1', policy: { allow: [{ authenticated: true }] } }],
   });
   const dispatcher = createOutboundDispatcher({ timeoutMs: 5000 });
-  const client = createOidcClient({ oidc: config.oidc!, dispatcher, log: silentLog });
+  const provider = oidcProviders(config)[0]!;
+  const client = createOidcClient({ oidc: provider, dispatcher, log: silentLog });
+  const claimNames = sessionClaimNames(config, createIdpDirectory(config).claimNames);
   client.start();
   await client.whenReady();
   const codec = createSessionCodec({
@@ -150,7 +157,8 @@ export async function startLoginHarness(opts: LoginHarnessOptions = {}): Promise
   });
   const endpoints = createLoginEndpoints({
     config,
-    client,
+    providers: [{ config: provider, client }],
+    claimNames,
     codec,
     dispatcher,
     log: silentLog,
@@ -187,6 +195,7 @@ export async function startLoginHarness(opts: LoginHarnessOptions = {}): Promise
     config,
     codec,
     client,
+    claimNames,
     dispatcher,
     outcomes,
     async close() {

@@ -72,7 +72,8 @@ describe('sessions after a real login', () => {
     assert.equal(needsRefresh(session, 1_000), false);
     const refresher = createRefresher({
       config: h.config,
-      client: h.client,
+      clientFor: () => h.client,
+      claimNames: h.claimNames,
       dispatcher: h.dispatcher,
       log: silentLog,
     });
@@ -87,7 +88,8 @@ describe('sessions after a real login', () => {
     // A fresh refresher (another process) exchanging the used token is refused.
     const other = createRefresher({
       config: h.config,
-      client: h.client,
+      clientFor: () => h.client,
+      claimNames: h.claimNames,
       dispatcher: h.dispatcher,
       log: silentLog,
     });

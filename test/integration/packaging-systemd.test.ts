@@ -3,6 +3,7 @@
  * security --offline` scores it at most EXPOSURE_MAX, and the documented example config loads
  * with its secrets read from the unit's credentials directory.
  */
+
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { parseConfig } from '../../src/config/load.ts';
+import { oidcProviders } from '../../src/config/providers.ts';
 import { configSchema } from '../../src/config/schema.ts';
 import { REPO, requireTool } from '../helpers/packaging.ts';
 
@@ -177,6 +179,6 @@ describe('gatehouse.service', () => {
     });
     assert.deepEqual(read.sort(), [...credentials.keys()].sort(), 'every credential is used by the config');
     assert.equal(loaded.config.session?.secrets[0], fake['cookie-secret'], 'one trailing newline trimmed');
-    assert.equal(loaded.config.oidc?.client_secret, fake['client-secret']);
+    assert.equal(oidcProviders(loaded.config)[0]?.client_secret, fake['client-secret']);
   });
 });

@@ -51,7 +51,8 @@ async function cookieSealedWith(secret: string): Promise<string> {
   const session: SessionData = {
     v: 1,
     id: `s-${secret.slice(0, 3)}`,
-    iss: 'https://idp.example.com',
+    // the configured provider's issuer, and no `idp`: a cookie sealed before providers had names
+    iss: 'http://127.0.0.1:9/unreachable',
     claims: { sub: 'alice' },
     createdAt: now,
     lastSeenAt: now,

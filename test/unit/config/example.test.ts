@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import type * as z from 'zod';
 import { parseConfig } from '../../../src/config/load.ts';
+import { oidcProviders } from '../../../src/config/providers.ts';
 import { configSchema } from '../../../src/config/schema.ts';
 
 const EXAMPLE = new URL('../../../config/gatehouse.example.yaml', import.meta.url);
@@ -69,7 +70,7 @@ function schemaKeys(schema: z.core.$ZodType, into = new Set<string>(), depth = 0
 describe('config/gatehouse.example.yaml', () => {
   it('loads, with every reference resolved', () => {
     const { config, fileRefs, secretPaths } = load();
-    assert.equal(config.oidc?.client_secret, 'client-secret');
+    assert.equal(oidcProviders(config)[0]?.client_secret, 'client-secret');
     assert.equal(config.session?.secrets[0], 'c'.repeat(43));
     assert.equal(config.store, 'redis://:redis-password@redis.internal:6379/0');
     assert.deepEqual([...fileRefs].sort(), Object.keys(FILES).sort());

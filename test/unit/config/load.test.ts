@@ -1,10 +1,12 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: these tests are about literal ${env:…} / ${file:…} references
+
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { loadConfig, parseConfig, redactConfig } from '../../../src/config/load.ts';
+import { oidcProviders } from '../../../src/config/providers.ts';
 import { ConfigError, type ConfigProblem } from '../../../src/errors.ts';
 
 const MINIMAL = `routes:
@@ -325,7 +327,7 @@ describe('loadConfig', () => {
     );
     const loaded = await loadConfig(file, { env: { CID: 'gatehouse' } });
     assert.equal(loaded.file, file);
-    assert.equal(loaded.config.oidc?.client_id, 'gatehouse');
+    assert.equal(oidcProviders(loaded.config)[0]?.client_id, 'gatehouse');
     assert.equal(loaded.config.session?.secrets[0], 's'.repeat(32));
     assert.deepEqual(loaded.fileRefs, [secret]);
   });

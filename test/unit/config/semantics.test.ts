@@ -126,3 +126,89 @@ describe('validateSemantics', () => {
     ]);
   });
 });
+
+describe('provider checks', () => {
+  const providers = (extra = '') => `server: { public_url: https://app.example.com }
+oidc:
+  - { name: corp, issuer: https://kc.example, client_id: a, client_secret: s, claims_mapper: keycloak }
+  - { name: partners, issuer: https://cg.example, client_id: b, client_secret: s, claims_mapper: cognito }
+${extra}session: { secrets: [${SECRET}] }
+`;
+  const route =
+    'routes:\n  - { name: r, upstream: http://a, policy: { allow: [ { authenticated: true } ] } }\n';
+
+  it('accepts named providers, providers on routes, rules and tests, and a linked bearer issuer', () => {
+    const { config } = parse(
+      `${providers()}bearer: [ { issuer: https://kc.example, audiences: [api] } ]
+routes:
+  - { name: r, upstream: http://a, providers: [corp], policy: { allow: [ { providers: [partners, corp] } ] } }
+tests:
+  - { url: https://app.example.com/, provider: corp, claims: { sub: x }, expect: allow }
+`,
+    );
+    assert.deepEqual(validateSemantics(config), []);
+  });
+
+  it('refuses a nameless provider in a list and a duplicate name, at the entry', () => {
+    const text = `server: { public_url: https://app.example.com }
+oidc:
+  - { name: corp, issuer: https://kc.example, client_id: a, client_secret: s }
+  - { issuer: https://x.example, client_id: c, client_secret: s }
+  - { name: corp, issuer: https://y.example, client_id: c, client_secret: s }
+session: { secrets: [${SECRET}] }
+${route}`;
+    assert.deepEqual(problems(text), [
+      '4:5 oidc[1]: each provider in the oidc list needs a name',
+      '5:13 oidc[2].name: provider name "corp" is already used at oidc[0]',
+    ]);
+  });
+
+  it('refuses two entries for one issuer with different claim mappings', () => {
+    assert.deepEqual(
+      problems(
+        `${providers('bearer: [ { issuer: https://kc.example, audiences: [api], claims_mapper: okta } ]\n')}${route}`,
+      ),
+      [
+        '5:11 bearer[0]: issuer "https://kc.example" already has a different claim mapping at oidc[0]: one issuer\'s tokens must map to the same roles wherever they are read',
+      ],
+    );
+  });
+
+  it('refuses unknown providers on a route, in a rule and in a test, naming the known ones', () => {
+    const text = `${providers()}routes:
+  - { name: r, upstream: http://a, providers: [corp, nope], policy: { allow: [ { providers: [zzz] } ] } }
+tests:
+  - { url: https://app.example.com/, provider: who, claims: { sub: x }, expect: allow }
+`;
+    assert.deepEqual(problems(text), [
+      '7:54 routes[0].providers[1]: unknown provider "nope" – providers are "corp", "partners"',
+      '7:94 routes[0].policy.allow[0].providers[0]: unknown provider "zzz" – providers are "corp", "partners"',
+      '9:48 tests[0].provider: unknown provider "who" – providers are "corp", "partners"',
+    ]);
+  });
+
+  it('ties claims_namespace to auth0, and auth0 to a namespace', () => {
+    const text = `server: { public_url: https://app.example.com }
+oidc:
+  - { name: a, issuer: https://a.example, client_id: a, client_secret: s, claims_mapper: auth0 }
+  - { name: b, issuer: https://b.example, client_id: b, client_secret: s, claims_namespace: https://b.example/ }
+session: { secrets: [${SECRET}] }
+${route}`;
+    assert.deepEqual(
+      problems(text).map((p) => p.replace(/^\d+:\d+ /, '')),
+      [
+        'oidc[0].claims_mapper: claims_mapper auth0 needs claims_namespace: the prefix of its custom claims, e.g. https://example.com/',
+        'oidc[1].claims_namespace: claims_namespace only applies to claims_mapper: auth0',
+      ],
+    );
+  });
+
+  it("refuses a bearer name for an issuer that is a provider's under another name", () => {
+    assert.deepEqual(
+      problems(
+        `${providers('bearer: [ { issuer: https://kc.example, audiences: [api], name: kc } ]\n')}${route}`,
+      ).map((p) => p.replace(/^\d+:\d+ /, '')),
+      ['bearer[0].name: issuer "https://kc.example" is oidc provider "corp": its tokens carry that name'],
+    );
+  });
+});

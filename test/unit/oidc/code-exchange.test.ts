@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { importJWK, type JWK, SignJWT } from 'jose';
 import * as oauth from 'oauth4webapi';
+import { oidcProviders } from '../../../src/config/providers.ts';
 import { configSchema } from '../../../src/config/schema.ts';
 import { generateIdpKeys } from '../../../src/demo/dev-idp.ts';
 import { silentLog } from '../../../src/observe/logger.ts';
@@ -52,10 +53,12 @@ describe('exchangeCode: reason codes for every failure', () => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const oidc = configSchema.parse({
-      oidc: { issuer, client_id: 'gatehouse', client_secret: 's', id_token_algorithms: ['RS256'] },
-      routes: [{ name: 'r', upstream: 'http://127.0.0.1:1', policy: 'public' }],
-    }).oidc!;
+    const oidc = oidcProviders(
+      configSchema.parse({
+        oidc: { issuer, client_id: 'gatehouse', client_secret: 's', id_token_algorithms: ['RS256'] },
+        routes: [{ name: 'r', upstream: 'http://127.0.0.1:1', policy: 'public' }],
+      }),
+    )[0]!;
     client = createOidcClient({ oidc, dispatcher, log: silentLog });
     client.start();
     await client.whenReady();

@@ -47,7 +47,7 @@ describe('login cookies', () => {
       c.present('a=1; gatehouse_login_00000001=x; gatehouse_login_zz=y; gatehouse_login_00000002=z'),
       ['gatehouse_login_00000001', 'gatehouse_login_00000002'],
     );
-    const state = { state: 's', nonce: 'n', verifier: 'v', rd: '/', exp: 1 };
+    const state = { provider: 'default', state: 's', nonce: 'n', verifier: 'v', rd: '/', exp: 1 };
     const sealed = await c.seal(state);
     assert.deepEqual(await c.unseal(sealed), state);
     const at = sealed.length - 3;

@@ -2,16 +2,19 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
+import { oidcProviders } from '../../../src/config/providers.ts';
 import { configSchema } from '../../../src/config/schema.ts';
 import type { Log } from '../../../src/observe/logger.ts';
 import { backoffDelay, createOidcClient } from '../../../src/oidc/oidc-client.ts';
 import { createOutboundDispatcher } from '../../../src/util/outbound.ts';
 
 function oidcConfig(issuer: string, extra: Record<string, unknown> = {}) {
-  return configSchema.parse({
-    oidc: { issuer, client_id: 'gatehouse', client_secret: 's', ...extra },
-    routes: [{ name: 'r', upstream: 'http://127.0.0.1:1', policy: 'public' }],
-  }).oidc!;
+  return oidcProviders(
+    configSchema.parse({
+      oidc: { issuer, client_id: 'gatehouse', client_secret: 's', ...extra },
+      routes: [{ name: 'r', upstream: 'http://127.0.0.1:1', policy: 'public' }],
+    }),
+  )[0]!;
 }
 
 function recordingLog(lines: Array<{ msg: string; obj: Record<string, unknown> }>): Log {
