@@ -34,7 +34,7 @@ async function get(base: string, path: string, headers: Record<string, string> =
   return { status: res.statusCode, text };
 }
 
-async function cookieSealedWith(secret: string): Promise<string> {
+async function cookieSealedWith(secret: string, extra: Partial<SessionData> = {}): Promise<string> {
   const codec = createSessionCodec({
     session: {
       cookie_name: 'gatehouse',
@@ -56,6 +56,7 @@ async function cookieSealedWith(secret: string): Promise<string> {
     claims: { sub: 'alice' },
     createdAt: now,
     lastSeenAt: now,
+    ...extra,
   };
   const [set] = await codec.write(session);
   return set!.split(';')[0]!;
@@ -188,6 +189,23 @@ describe('reload()', () => {
     const refused = await get(gh.url, '/app/x', { cookie: oldCookie });
     assert.equal(refused.status, 401);
     assert.equal((JSON.parse(refused.text) as { error: string }).error, 'session_invalid');
+  });
+
+  it('refuses a session whose provider is no longer configured: nobody could refresh or end it', async () => {
+    // (the previous test left the new secret in the `current` file)
+    const named = await get(gh.url, '/app/x', {
+      cookie: await cookieSealedWith(NEW_SECRET, { idp: 'default' }),
+    });
+    assert.equal(named.status, 200, named.text);
+    const gone = await get(gh.url, '/app/x', {
+      cookie: await cookieSealedWith(NEW_SECRET, { idp: 'removed' }),
+    });
+    assert.equal(gone.status, 401);
+    assert.equal((JSON.parse(gone.text) as { error: string }).error, 'session_invalid');
+    const foreign = await get(gh.url, '/app/x', {
+      cookie: await cookieSealedWith(NEW_SECRET, { iss: 'https://another-idp.example' }),
+    });
+    assert.equal(foreign.status, 401, 'a nameless session of an issuer no provider has');
   });
 });
 
