@@ -4,21 +4,15 @@
  * original URL showing the upstream page with her identity.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { startDemoUpstream } from '../../src/demo/demo-upstream.ts';
 import { type DevIdp, startDevIdp } from '../../src/demo/dev-idp.ts';
+import { chromiumSkip, launchChromium } from '../helpers/browser.ts';
 import { freePort, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const missing = !existsSync(CHROMIUM);
-if (missing && process.env.CI === 'true') {
-  throw new Error(`${CHROMIUM} not found: install the Debian package chromium (.ci/run does)`);
-}
-
 describe('browser login', {
-  skip: missing ? `${CHROMIUM} not found: install the Debian package chromium` : false,
+  skip: chromiumSkip(),
 }, () => {
   let idp: DevIdp;
   let upstream: Awaited<ReturnType<typeof startDemoUpstream>>;
@@ -51,21 +45,7 @@ routes:
 `,
       { port },
     );
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-      // playwright gives every launch a fresh, empty profile directory of its own.
-      timeout: 30_000,
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {

@@ -7,10 +7,10 @@
  * policy rules, refresh and sign-out at the session's own IdP, and bearer tokens of both issuers.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import type { DevIdp } from '../../src/demo/dev-idp.ts';
+import { chromiumSkip, launchChromium } from '../helpers/browser.ts';
 import { CookieJar } from '../helpers/cookie-jar.ts';
 import { waitFor } from '../helpers/gatehouse.ts';
 import { loginThroughIdp } from '../helpers/login-flow.ts';
@@ -499,33 +499,13 @@ describe('refresh and sign-out at the session’s own IdP', () => {
   }
 });
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const missing = !existsSync(CHROMIUM);
-if (missing && process.env.CI === 'true') {
-  throw new Error(`${CHROMIUM} not found: install the Debian package chromium (.ci/run does)`);
-}
-
 describe('browser login through the chooser', {
-  skip: missing ? `${CHROMIUM} not found: install the Debian package chromium` : false,
+  skip: chromiumSkip(),
 }, () => {
   let browser: Browser;
 
   before(async () => {
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-      // playwright gives every launch a fresh, empty profile directory of its own.
-      timeout: 30_000,
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {
