@@ -1,8 +1,8 @@
 /**
  * The browser login endpoints – `{prefix}/start`, `{prefix}/callback`, `{prefix}/sign_out` –
- * built once per config, for one or several providers. Each handler writes its own response and returns what happened for
- * the audit line; every failure ends on a `sendError` page with a reason code and never
- * creates a session.
+ * built once per config, for one or several providers. Each handler writes its own response
+ * and returns what happened for the audit line; every failure ends on a `sendError` page with
+ * a reason code and never creates a session.
  * @see https://openid.net/specs/openid-connect-core-1_0.html#CodeFlowAuth
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -53,8 +53,6 @@ export interface LoginEndpoints {
     provider?: string,
   ): Promise<EndpointOutcome>;
   signOut: EndpointHandler;
-  /** the provider names, in config order */
-  readonly providerNames: readonly string[];
 }
 
 /** One configured login provider with its discovered client. */
@@ -113,8 +111,7 @@ export interface LoginShared extends LoginDeps {
 /** @throws TypeError `ERR_INVALID_ARG_VALUE` when no provider, `session` or `server.public_url` is missing */
 export function createLoginEndpoints(deps: LoginDeps & { now?: () => number }): LoginEndpoints {
   const { config } = deps;
-  const first = deps.providers[0];
-  if (!first || !config.session || !config.server.public_url) {
+  if (deps.providers.length === 0 || !config.session || !config.server.public_url) {
     throw Object.assign(new TypeError('login needs "oidc", "session" and "server.public_url"'), {
       code: 'ERR_INVALID_ARG_VALUE',
     });
@@ -156,7 +153,6 @@ export function createLoginEndpoints(deps: LoginDeps & { now?: () => number }): 
     start: (req, res, ctx) => handleStart(shared, req, res, ctx),
     callback: (req, res, ctx, provider) => handleCallback(shared, req, res, ctx, provider),
     signOut: (req, res, ctx) => handleSignOut(shared, req, res, ctx),
-    providerNames: [...byName.keys()],
   };
 }
 

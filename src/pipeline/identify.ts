@@ -11,6 +11,7 @@ import { GatehouseError, type ReasonCode } from '../errors.ts';
 import type { Identity } from '../identity/identity.ts';
 import { needsRefresh } from '../oidc/refresh.ts';
 import { identityFromClaims } from '../policy/identity-from-claims.ts';
+import type { IdpEntry } from '../policy/idp-directory.ts';
 import type { Runtime } from '../server/runtime.ts';
 import { type SessionData, sessionProvider } from '../session/session-data.ts';
 import type { VerifiedToken } from '../tokens/bearer-verifier.ts';
@@ -79,16 +80,17 @@ async function identifySession(
   }
   let session = read.session;
   if (!session) return;
-  // A session from a provider this route does not take is no session here: the caller is sent
-  // to log in with one it does take (the cookie stays for the routes it is good for).
-  const idp = sessionProvider(session, rt.idps.providers);
-  if (idp === undefined || rt.idps.forProvider(idp) === undefined) {
+  const name = sessionProvider(session, rt.idps.providers);
+  const idp = name === undefined ? undefined : rt.idps.forProvider(name);
+  if (idp === undefined) {
     // Its provider was removed from the config: nobody can refresh or sign it out any more.
     scope.authFailure = 'session_invalid';
     scope.setCookies = codec.clear(read.present);
     return;
   }
-  if (providers !== undefined && !providers.includes(idp)) return;
+  // A session from a provider this route does not take is no session here: the caller is sent
+  // to log in with one it does take (the cookie stays for the routes it is good for).
+  if (providers !== undefined && !providers.includes(idp.name ?? '')) return;
   // Revocations (sign_out, back-channel logout, on any replica) come from the store's local view.
   const revocation = rt.revocations.check({
     id: session.id,
@@ -124,7 +126,7 @@ async function identifySession(
     }
   }
   try {
-    scope.identity = sessionIdentity(session, rt);
+    scope.identity = sessionIdentity(session, rt, idp);
   } catch (err) {
     scope.authFailure = reasonOf(err); // a session whose claims cannot make an Identity (no sub)
     scope.setCookies = codec.clear(read.present);
@@ -173,12 +175,10 @@ function tokenIdentity(v: VerifiedToken, rt: Runtime): Identity {
   return id;
 }
 
-function sessionIdentity(s: SessionData, rt: Runtime): Identity {
+function sessionIdentity(s: SessionData, rt: Runtime, idp: IdpEntry): Identity {
   let id = bySession.get(s);
   if (!id) {
     const cfg = rt.config.session!;
-    // identifySession checked that the session's provider is configured.
-    const idp = rt.idps.forProvider(sessionProvider(s, rt.idps.providers)!)!;
     id = identityFromClaims(
       { ...s.claims },
       {
@@ -186,7 +186,7 @@ function sessionIdentity(s: SessionData, rt: Runtime): Identity {
         mapper: idp.mapper,
         expiresAt: s.createdAt + Math.floor(cfg.max_lifetime / 1000),
         iss: s.iss,
-        idp: idp.name,
+        ...(idp.name !== undefined ? { idp: idp.name } : {}),
       },
     );
     bySession.set(s, id);

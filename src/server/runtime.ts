@@ -1,7 +1,8 @@
 /**
  * Everything one config needs at request time, compiled once: route table, policies, IdP
- * directory (provider names and role mappings), verifiers, session codec, login endpoints, signer, header sets. A reload builds a
- * whole new Runtime and swaps one reference; a request keeps the Runtime it started with.
+ * directory (provider names and role mappings), verifiers, session codec, login endpoints,
+ * signer, header sets. A reload builds a whole new Runtime and swaps one reference; a request
+ * keeps the Runtime it started with.
  * Nothing per-request is left for the hot path that could be done here.
  */
 import { createHash } from 'node:crypto';
