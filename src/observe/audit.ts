@@ -18,6 +18,8 @@ export interface AuditEntry {
   client_ip: string;
   sub?: string;
   email?: string;
+  /** the identity provider's name (multi-IdP), when the caller has an identity */
+  idp?: string;
   auth_type?: string;
   decision: AuditDecision;
   reason: ReasonCode;

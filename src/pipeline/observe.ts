@@ -31,6 +31,7 @@ export function record(rt: Runtime, scope: Scope, status: number): void {
     client_ip: scope.clientIp,
     sub: scope.identity?.sub ?? scope.outcomeIdentity?.sub,
     email: scope.identity?.email ?? scope.outcomeIdentity?.email,
+    idp: scope.identity?.idp ?? scope.outcomeIdentity?.idp,
     auth_type: scope.identity?.authType,
     decision: outcome.decision,
     reason: outcome.reason,

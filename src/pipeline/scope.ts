@@ -49,6 +49,8 @@ export function createScope(req: IncomingMessage, isTrusted: (ip: string | undef
     ? firstValue(h['x-forwarded-proto'])?.split(',')[0]?.trim().toLowerCase()
     : undefined;
   const fwdHost = trusted ? firstValue(h['x-forwarded-host'])?.split(',')[0]?.trim() : undefined;
+  // Every field from the start, optional ones undefined: the stages that fill them in later store
+  // into a fixed shape instead of growing the object one hidden-class transition at a time.
   return {
     requestId: inboundId && REQUEST_ID.test(inboundId) ? inboundId : randomUUID(),
     startedAt: performance.now(),
@@ -61,6 +63,15 @@ export function createScope(req: IncomingMessage, isTrusted: (ip: string | undef
           : 'http',
     host: sanitizeHost(fwdHost ?? h.host ?? ''),
     method: req.method ?? 'GET',
+    target: undefined,
+    route: undefined,
+    identity: undefined,
+    accessToken: undefined,
+    authFailure: undefined,
+    decision: undefined,
+    setCookies: undefined,
+    outcome: undefined,
+    outcomeIdentity: undefined,
   };
 }
 

@@ -48,6 +48,10 @@ export const SPOOFABLE_HEADERS: readonly string[] = Object.freeze([
 
 const DROPPED: ReadonlySet<string> = new Set([...MANAGED, ...SPOOFABLE_HEADERS]);
 
+/** `isHopByHop` options, made once: a request keeps its framing, a websocket its `Upgrade`. */
+const KEEP_FRAMING = Object.freeze({ keepUpgrade: false, keepTransferEncoding: true });
+const KEEP_UPGRADE = Object.freeze({ keepUpgrade: true, keepTransferEncoding: true });
+
 export interface ForwardedInfo {
   /** the client address, resolved by the caller through trusted proxies */
   clientIp: string;
@@ -73,7 +77,7 @@ export function buildUpstreamHeaders(
   extra: Readonly<Record<string, string>>,
 ): OutgoingHttpHeaders {
   const listed = connectionTokens(inbound.connection);
-  const hopOpts = { keepUpgrade: info.websocket, keepTransferEncoding: true };
+  const hopOpts = info.websocket ? KEEP_UPGRADE : KEEP_FRAMING;
   const out: OutgoingHttpHeaders = {};
   for (const name of Object.keys(inbound)) {
     const value = inbound[name];

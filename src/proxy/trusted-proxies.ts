@@ -12,6 +12,8 @@ const MAPPED_V4 = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i;
 
 /** `::ffff:10.0.0.1` (a dual-stack socket's view of an IPv4 peer) → `10.0.0.1`. */
 function unmap(address: string): string {
+  // Only a name starting with ':' can be mapped: a plain IPv4 peer skips the regex.
+  if (address.charCodeAt(0) !== 58) return address;
   const m = MAPPED_V4.exec(address);
   return m ? m[1]! : address;
 }

@@ -11,6 +11,19 @@ const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 const SCHEME = 'bearer';
 
 /**
+ * `value` starts with "bearer" in any ASCII case: what `value.slice(0, 6).toLowerCase() ===
+ * 'bearer'` answers (no other character lower-cases to one of these letters), without the two
+ * strings. `| 0x20` lower-cases an ASCII letter and maps nothing else onto one.
+ */
+function startsWithScheme(value: string): boolean {
+  if (value.length < SCHEME.length) return false;
+  for (let i = 0; i < SCHEME.length; i++) {
+    if ((value.charCodeAt(i) | 0x20) !== SCHEME.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/**
  * The token of `Authorization: Bearer <token>`, or `undefined` when the request carries no bearer
  * credential (no header, or another scheme such as Basic, which is not ours to judge).
  *
@@ -28,9 +41,7 @@ export function extractBearer(authorization: string | string[] | undefined): str
   if (value === undefined || value === '') return undefined;
 
   // The scheme is case-insensitive (RFC 9110 §11.1); compare without allocating.
-  if (value.length < SCHEME.length || value.slice(0, SCHEME.length).toLowerCase() !== SCHEME) {
-    return undefined;
-  }
+  if (!startsWithScheme(value)) return undefined;
   if (value.length === SCHEME.length) throw tokenError('token_malformed', 'Bearer scheme without a token');
   const sep = value.charCodeAt(SCHEME.length);
   if (sep !== 0x20) {
