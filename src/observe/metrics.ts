@@ -17,7 +17,7 @@ export interface Metrics {
   readonly upstreamDuration: Histogram<'route'>;
   readonly upstreamErrors: Counter<'route' | 'kind'>;
   readonly jwksRefresh: Counter<'issuer' | 'result'>;
-  readonly logins: Counter<'result'>;
+  readonly logins: Counter<'result' | 'provider'>;
   readonly sessionRefresh: Counter<'result'>;
   readonly configReloads: Counter<'result'>;
   readonly storeErrors: Counter<'op'>;
@@ -86,8 +86,8 @@ export function createMetrics(registry = new Registry(), opts: { defaultMetrics?
     }),
     logins: new Counter({
       name: 'gatehouse_logins_total',
-      help: 'Completed login callbacks by result.',
-      labelNames: ['result'] as const,
+      help: 'Completed login callbacks by result and provider.',
+      labelNames: ['result', 'provider'] as const,
       registers,
     }),
     sessionRefresh: new Counter({

@@ -71,7 +71,10 @@ export async function serveEndpoint(
               : rt.backchannelLogout!;
       const done = await handler(req, res, ctx);
       if (name === 'callback')
-        rt.metrics.logins.inc({ result: done.outcome === 'ok' ? 'success' : 'failure' });
+        rt.metrics.logins.inc({
+          result: done.outcome === 'ok' ? 'success' : 'failure',
+          provider: callbackProvider(rt, provider),
+        });
       scope.outcome = {
         decision: done.outcome === 'ok' ? 'allow' : 'error',
         reason: done.reason ?? (done.outcome === 'ok' ? 'public_route' : 'internal_error'),
@@ -83,6 +86,16 @@ export async function serveEndpoint(
       answer(req, res, scope, 'route_not_found');
       return true;
   }
+}
+
+/**
+ * Whose answer a callback was: the provider of `/callback/NAME`, or the only one. The name in
+ * the path is the caller's: anything but a configured provider is `unknown`, so no request can
+ * add a label value.
+ */
+function callbackProvider(rt: Runtime, named: string | undefined): string {
+  if (named !== undefined) return rt.oidcClients.has(named) ? named : 'unknown';
+  return rt.oidcClients.size === 1 ? rt.oidcClients.keys().next().value! : 'unknown';
 }
 
 function answer(req: IncomingMessage, res: ServerResponse, scope: Scope, code: ReasonCode): void {

@@ -291,6 +291,6 @@ describe('gatehouse end to end', () => {
       assert.match(text, new RegExp(`^# TYPE ${name} `, 'm'), name);
     }
     assert.match(text, /^gatehouse_requests_total\{route="admin",decision="deny"\} [1-9]/m);
-    assert.match(text, /^gatehouse_logins_total\{result="success"\} [1-9]/m);
+    assert.match(text, /^gatehouse_logins_total\{result="success",provider="default"\} [1-9]/m);
   });
 });

@@ -9,9 +9,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
+import { request } from 'undici';
 import type { DevIdp } from '../../src/demo/dev-idp.ts';
 import { chromiumSkip, launchChromium } from '../helpers/browser.ts';
 import { CookieJar } from '../helpers/cookie-jar.ts';
+import { metric } from '../helpers/faults.ts';
 import { waitFor } from '../helpers/gatehouse.ts';
 import { loginThroughIdp } from '../helpers/login-flow.ts';
 import {
@@ -222,6 +224,26 @@ describe('logins at each provider', () => {
       assert.deepEqual(me.roles, [], `${user} has no roles`);
       assert.equal(me.idp, provider);
     }
+  });
+});
+
+describe('login metrics', () => {
+  it("count callbacks per provider, and a callback at no provider's URL as unknown (no label from the path)", async () => {
+    const count = (labels: Record<string, string>) => metric(w.gh.adminUrl, 'gatehouse_logins_total', labels);
+    const before = {
+      corp: await count({ result: 'success', provider: 'corp' }),
+      partners: await count({ result: 'success', provider: 'partners' }),
+      unknown: await count({ result: 'failure', provider: 'unknown' }),
+    };
+    await loginAt('corp', 'kc-alice');
+    await loginAt('partners', 'cg-carol');
+    const bogus = await http(`${w.gh.url}${PREFIX}/callback/not-a-provider-${Date.now()}?state=x&code=y`);
+    assert.equal(bogus.status, 400);
+    assert.equal(await count({ result: 'success', provider: 'corp' }), before.corp + 1);
+    assert.equal(await count({ result: 'success', provider: 'partners' }), before.partners + 1);
+    assert.equal(await count({ result: 'failure', provider: 'unknown' }), before.unknown + 1);
+    const text = await (await request(`${w.gh.adminUrl}/metrics`)).body.text();
+    assert.doesNotMatch(text, /not-a-provider/, 'the path never becomes a label value');
   });
 });
 
