@@ -145,7 +145,7 @@ const roleMap = z.record(z.string(), z.union([z.string().min(1), nonEmptyStrings
 /**
  * How one issuer's claims become groups and roles. Shared by `oidc` providers and `bearer`
  * issuers: `claims_mapper` picks a built-in family, `roles.claims` adds (or, without a mapper,
- * replaces the top-level) claim paths, `roles.map` is merged over the top-level map.
+ * replaces the top-level) claim paths, `roles.map` replaces the top-level map for this issuer.
  */
 const claimMapping = {
   claims_mapper: z.enum(CLAIMS_MAPPERS).optional(),

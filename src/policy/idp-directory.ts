@@ -80,9 +80,10 @@ function mapperFor(m: Mapping, clientIds: readonly string[], top: Config['roles'
       })
     : undefined;
   // With a preset, its paths are the default; `roles.claims` adds to them. Without, it replaces
-  // the top-level paths. Map entries of the provider win over the top-level ones.
+  // the top-level paths. A provider's own map replaces the top-level one entirely: merged, a
+  // partner IdP's admin could create a group named like an employee group and inherit its role.
   const claims = m.roles?.claims ?? (preset ? [] : top.claims);
-  return createRoleMapper({ claims, map: { ...top.map, ...m.roles?.map } }, preset);
+  return createRoleMapper({ claims, map: m.roles?.map ?? top.map }, preset);
 }
 
 /**

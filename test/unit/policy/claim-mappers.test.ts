@@ -110,19 +110,21 @@ describe('createIdpDirectory', () => {
   });
   const idps = createIdpDirectory(config);
 
-  it('normalizes two claim shapes to the same roles, each provider with its own map over the shared one', () => {
+  it('normalizes two claim shapes to the same roles, each provider with its own map only', () => {
     const corp = idps.forProvider('corp')!;
     const partners = idps.forProvider('partners')!;
-    assert.deepEqual(corp.mapper.map({ realm_access: { roles: ['gh-admin', 'ops'] } }).roles, [
-      'admin',
-      'operator',
-    ]);
+    assert.deepEqual(corp.mapper.map({ realm_access: { roles: ['gh-admin', 'ops'] } }).roles, ['admin']);
     assert.deepEqual(partners.mapper.map({ 'cognito:groups': ['partner-admins'] }).roles, ['admin']);
     assert.deepEqual(
       partners.mapper.map({ 'cognito:groups': ['gh-admin'] }).roles,
       [],
       "corp's map is not partners'",
     );
+    // A provider with its own map does not inherit the top-level one: another IdP's admins must
+    // not get `operator` by naming a group `ops`.
+    assert.deepEqual(partners.mapper.map({ 'cognito:groups': ['ops'] }).roles, []);
+    // One without its own map uses the top-level map.
+    assert.deepEqual(idps.forIssuer('https://ci.example').mapper.map({ team: ['ops'] }).roles, ['operator']);
   });
 
   it("gives a provider's bearer issuer that provider's name and mapping, with its audiences as Keycloak clients", () => {
