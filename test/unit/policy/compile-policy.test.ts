@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type PolicyConfig, policySchema } from '../../../src/config/schema.ts';
 import type { Identity } from '../../../src/identity/identity.ts';
+import { claimsMapperPreset } from '../../../src/policy/claim-mappers.ts';
 import { compilePolicy } from '../../../src/policy/compile-policy.ts';
 import { identityFromClaims } from '../../../src/policy/identity-from-claims.ts';
 import { createRoleMapper } from '../../../src/policy/roles.ts';
@@ -67,6 +68,31 @@ describe('compilePolicy', () => {
       dryRun: false,
       enforcedOutcome: 'deny',
     });
+  });
+
+  it('says groups_overage when nothing matched and the IdP left the groups out; providers match by name', () => {
+    const entra = createRoleMapper(
+      { claims: [], map: { Admins: 'admin' } },
+      claimsMapperPreset('entra', { clientIds: [] }),
+    );
+    const overage = identityFromClaims(
+      { sub: 'u', _claim_names: { groups: 'src1' } },
+      { authType: 'session', mapper: entra, expiresAt: 2_000_000_000, idp: 'entra-corp' },
+    );
+    const p = compilePolicy(policy({ allow: [{ roles: ['admin'] }, { providers: ['okta'] }] }), {
+      enforce: true,
+      mapper: entra,
+    });
+    assert.equal(p.decide(overage).reason, 'groups_overage');
+    assert.equal(p.decide(overage).outcome, 'deny');
+    assert.equal(
+      p.decide(who({ groups: ['Staff'] })).reason,
+      'no_rule_matched',
+      'no overage, plain no-match',
+    );
+    const byProvider = compilePolicy(policy({ allow: [{ providers: ['entra-corp'] }] }), { enforce: true });
+    assert.equal(byProvider.decide(overage).outcome, 'allow');
+    assert.equal(byProvider.decide(who({})).outcome, 'deny', 'an identity without a provider name');
   });
 
   it('deny beats allow, whatever the order', () => {
