@@ -17,6 +17,7 @@ export function validateSemantics(config: Config): PathProblem[] {
   return [
     ...loginChecks(config),
     ...providerChecks(config),
+    ...providerReferenceChecks(config),
     ...routeChecks(config),
     ...roleChecks(config),
     ...bearerChecks(config),
@@ -102,8 +103,7 @@ function loginChecks(config: Config): PathProblem[] {
 
 /**
  * Providers: names are unique and present in a list; one issuer maps claims one way (a token's
- * roles must not depend on which entry read it); `claims_namespace` goes with auth0; every
- * `providers:` on a route, a rule or a test names a configured provider.
+ * roles must not depend on which entry read it); `claims_namespace` goes with auth0.
  */
 function providerChecks(config: Config): PathProblem[] {
   const out: PathProblem[] = [];
@@ -162,8 +162,14 @@ function providerChecks(config: Config): PathProblem[] {
     declare(linked === undefined ? b.name : undefined, b.issuer, ['bearer', i], b);
   });
 
+  return out;
+}
+
+/** Every provider a route, a rule or a test names must exist. */
+function providerReferenceChecks(config: Config): PathProblem[] {
+  const out: PathProblem[] = [];
   // The names as written (a nameless list entry has none; its placeholder is not offered).
-  const written = list
+  const written = Array.isArray(config.oidc)
     ? (config.oidc as { name?: string }[]).map((p) => p.name)
     : oidcProviders(config).map((p) => p.name);
   const names = new Set(
