@@ -49,6 +49,11 @@ const listenAddress = z
     message: 'must be host:port, :port or a port number',
   });
 
+/** `groups`, `realm_access.roles`, `cognito:groups`: dotted names, no empty segment. */
+const claimPath = z
+  .string()
+  .regex(/^[^.\s]+(?:\.[^.\s]+)*$/, { message: 'must be a dotted claim path such as a.b.c' });
+
 const httpUrl = z.url({ protocol: /^https?$/, message: 'must be an absolute http(s) URL' });
 const nonEmptyStrings = z.array(z.string().min(1)).min(1, { message: 'must list at least one value' });
 const cidr = z.string().refine((v) => /^[0-9a-fA-F:.]+(?:\/\d{1,3})?$/.test(v), {
@@ -71,7 +76,7 @@ export const ruleSchema = z
     email_domains: nonEmptyStrings.optional(),
     claims: z
       .record(
-        z.string().regex(/^[^.\s]+(?:\.[^.\s]+)*$/, { message: 'must be a dotted claim path such as a.b.c' }),
+        claimPath,
         z
           .array(z.union([z.string(), z.number(), z.boolean()]))
           .min(1, { message: 'must list at least one value' }),
@@ -153,7 +158,7 @@ const claimMapping = {
   claims_namespace: httpUrl.optional(),
   roles: z
     .strictObject({
-      claims: z.array(z.string().min(1)).min(1).optional(),
+      claims: z.array(claimPath).min(1).optional(),
       map: roleMap.optional(),
     })
     .optional(),
@@ -299,7 +304,7 @@ export const configSchema = z.strictObject({
   bearer: z.array(bearerIssuerSchema).default([]),
   roles: z
     .strictObject({
-      claims: z.array(z.string().min(1)).default(['groups', 'roles']),
+      claims: z.array(claimPath).default(['groups', 'roles']),
       map: roleMap.default({}),
     })
     .prefault({}),

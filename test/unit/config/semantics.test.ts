@@ -187,6 +187,18 @@ tests:
     ]);
   });
 
+  it('refuses a malformed claim path where it is written, top-level and per provider', () => {
+    const text = `${providers('bearer: [ { issuer: https://other.example, audiences: [api], roles: { claims: [x..y] } } ]\n')}roles: { claims: [groups, "a..b"] }
+${route}`;
+    assert.deepEqual(
+      problems(text).map((p) => p.replace(/^\d+:\d+ /, '')),
+      [
+        'bearer[0].roles.claims[0]: must be a dotted claim path such as a.b.c',
+        'roles.claims[1]: must be a dotted claim path such as a.b.c',
+      ],
+    );
+  });
+
   it('ties claims_namespace to auth0, and auth0 to a namespace', () => {
     const text = `server: { public_url: https://app.example.com }
 oidc:
