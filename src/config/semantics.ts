@@ -146,14 +146,15 @@ function providerChecks(config: Config): PathProblem[] {
       });
   };
   const list = Array.isArray(config.oidc);
-  oidcProviders(config).forEach((p, i) => {
+  const providers = oidcProviders(config);
+  providers.forEach((p, i) => {
     const path = providerPath(config, i);
     if (list && (config.oidc as { name?: string }[])[i]!.name === undefined)
       out.push({ path, at: 'key', message: 'each provider in the oidc list needs a name' });
     declare(list ? p.name : undefined, p.issuer, path, p);
   });
   config.bearer.forEach((b, i) => {
-    const linked = oidcProviders(config).find((p) => p.issuer === b.issuer);
+    const linked = providers.find((p) => p.issuer === b.issuer);
     if (linked !== undefined && b.name !== undefined && b.name !== linked.name)
       out.push({
         path: ['bearer', i, 'name'],

@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodeJwt, decodeProtectedHeader, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
-import type { OidcConfig } from '../config/schema.ts';
+import type { OidcProviderConfig } from '../config/providers.ts';
 import type { ReasonCode } from '../errors.ts';
 import type { Log } from '../observe/logger.ts';
 import { sendError } from '../pipeline/respond-error.ts';
@@ -28,7 +28,7 @@ const MAX_TOKEN_AGE_S = 300;
 
 /** One provider whose logout tokens this endpoint accepts. */
 export interface LogoutProvider {
-  oidc: OidcConfig;
+  oidc: OidcProviderConfig;
   client: OidcClient;
   /** the IdP's keys for logout tokens */
   jwks: JwksCache;

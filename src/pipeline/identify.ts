@@ -11,7 +11,7 @@ import { GatehouseError, type ReasonCode } from '../errors.ts';
 import type { Identity } from '../identity/identity.ts';
 import { needsRefresh } from '../oidc/refresh.ts';
 import { identityFromClaims } from '../policy/identity-from-claims.ts';
-import type { IdpEntry } from '../policy/idp-directory.ts';
+import { acceptsProvider, type IdpEntry } from '../policy/idp-directory.ts';
 import type { Runtime } from '../server/runtime.ts';
 import { type SessionData, sessionProvider } from '../session/session-data.ts';
 import type { VerifiedToken } from '../tokens/bearer-verifier.ts';
@@ -51,7 +51,7 @@ export async function identify(
       const verified = await rt.bearer.verify(token);
       const identity = tokenIdentity(verified, rt);
       // A valid token from a provider this route does not take: another credential would do.
-      if (providers !== undefined && !(identity.idp !== undefined && providers.includes(identity.idp))) {
+      if (!acceptsProvider(providers, identity.idp)) {
         scope.authFailure = 'provider_not_allowed';
         return;
       }
@@ -90,7 +90,7 @@ async function identifySession(
   }
   // A session from a provider this route does not take is no session here: the caller is sent
   // to log in with one it does take (the cookie stays for the routes it is good for).
-  if (providers !== undefined && !providers.includes(idp.name ?? '')) return;
+  if (!acceptsProvider(providers, idp.name)) return;
   // Revocations (sign_out, back-channel logout, on any replica) come from the store's local view.
   const revocation = rt.revocations.check({
     id: session.id,

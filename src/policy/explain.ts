@@ -9,7 +9,7 @@ import type { Identity } from '../identity/identity.ts';
 import { parseRequestTarget } from '../pipeline/request-target.ts';
 import { type CompiledPolicy, compilePolicy, type DecisionOutcome } from './compile-policy.ts';
 import { identityFromClaims } from './identity-from-claims.ts';
-import { createIdpDirectory, type IdpDirectory, type IdpEntry } from './idp-directory.ts';
+import { acceptsProvider, createIdpDirectory, type IdpDirectory, type IdpEntry } from './idp-directory.ts';
 import { compileRoutes } from './route-table.ts';
 
 export interface ExplainInput {
@@ -71,7 +71,7 @@ export function createExplainer(config: Config): (input: ExplainInput) => Explai
     const authType = input.authType ?? 'session';
     let identity: Identity | undefined;
     if (input.claims !== undefined) {
-      const idp = providerOf(idps, input);
+      const idp = mappingEntry(idps, input);
       identity = identityFromClaims(
         { sub: EXPLAIN_SUB, ...input.claims },
         {
@@ -99,13 +99,12 @@ export function createExplainer(config: Config): (input: ExplainInput) => Explai
     }
     const policy = policies.get(route.name)!;
     // A credential (or provider) the route does not accept is never read: the request is anonymous.
-    const accepts = route.config.providers;
     const refused: ReasonCode | undefined =
       identity === undefined || policy.isPublic
         ? undefined
         : !route.config.auth.includes(authType)
           ? 'auth_type_not_allowed'
-          : accepts !== undefined && !(identity.idp !== undefined && accepts.includes(identity.idp))
+          : !acceptsProvider(route.config.providers, identity.idp)
             ? 'provider_not_allowed'
             : undefined;
     const d = policy.decide(refused ? undefined : identity);
@@ -123,7 +122,7 @@ export function createExplainer(config: Config): (input: ExplainInput) => Explai
 }
 
 /** The directory entry whose mapping applies to explained claims (see {@link ExplainInput.provider}). */
-function providerOf(idps: IdpDirectory, input: ExplainInput): IdpEntry {
+function mappingEntry(idps: IdpDirectory, input: ExplainInput): IdpEntry {
   if (input.provider !== undefined) {
     const named = idps.forProvider(input.provider);
     if (named === undefined)

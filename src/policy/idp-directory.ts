@@ -31,6 +31,14 @@ export interface IdpDirectory {
   readonly claimNames: ReadonlySet<string>;
 }
 
+/**
+ * Does a route's `providers:` list take an identity from `idp`? Absent list: every provider;
+ * an identity without a provider name fits no list.
+ */
+export function acceptsProvider(providers: readonly string[] | undefined, idp: string | undefined): boolean {
+  return providers === undefined || (idp !== undefined && providers.includes(idp));
+}
+
 type Mapping = Pick<OidcProviderConfig, 'claims_mapper' | 'claims_namespace' | 'roles'>;
 
 export function createIdpDirectory(config: Pick<Config, 'oidc' | 'bearer' | 'roles'>): IdpDirectory {

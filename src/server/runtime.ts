@@ -33,7 +33,7 @@ import { createSessionCodec, type SessionCodec } from '../session/cookie-codec.t
 import { sessionClaimNames, sessionProvider } from '../session/session-data.ts';
 import type { RevocationStore } from '../store/store.ts';
 import { type BearerVerifier, createBearerVerifier } from '../tokens/bearer-verifier.ts';
-import { createJwksCache, type JwksCache } from '../tokens/jwks-cache.ts';
+import { createJwksCache } from '../tokens/jwks-cache.ts';
 
 /** Long-lived parts shared by every Runtime of one process. */
 export interface Shared {
@@ -128,7 +128,8 @@ export async function buildRuntime(
   let login: LoginEndpoints | undefined;
   let refresher: Refresher | undefined;
   let backchannelLogout: EndpointHandler | undefined;
-  const logoutJwks: JwksCache[] = [];
+  // Per provider: its client and the IdP's keys for logout tokens.
+  const logoutProviders: LogoutProvider[] = [];
   const sessionConfig = config.session;
   if (sessionConfig) {
     sessions = await configured(loaded, ['session'], () =>
@@ -142,7 +143,6 @@ export async function buildRuntime(
   }
   const providers = oidcProviders(config);
   if (providers.length > 0 && sessions && sessionConfig) {
-    const logoutProviders: LogoutProvider[] = [];
     for (const [i, p] of providers.entries()) {
       const client = await configured(loaded, providerPath(config, i), () =>
         createOidcClient({ oidc: p, dispatcher, log }),
@@ -160,14 +160,13 @@ export async function buildRuntime(
         timeout: p.timeout,
         onRefresh: (result) => shared.metrics.jwksRefresh.inc({ issuer: p.issuer, result }),
       });
-      logoutJwks.push(jwks);
       logoutProviders.push({ oidc: p, client, jwks });
     }
     const claimNames = sessionClaimNames(config, idps.claimNames);
     const maxLifetimeS = Math.ceil(sessionConfig.max_lifetime / 1000);
     login = createLoginEndpoints({
       config,
-      providers: providers.map((p) => ({ config: p, client: oidcClients.get(p.name)! })),
+      providers: logoutProviders.map(({ oidc, client }) => ({ config: oidc, client })),
       codec: sessions,
       dispatcher,
       log,
@@ -249,7 +248,7 @@ export async function buildRuntime(
     close() {
       for (const c of oidcClients.values()) c.close();
       bearer?.close();
-      for (const j of logoutJwks) j.close();
+      for (const p of logoutProviders) p.jwks.close();
     },
   };
 }
