@@ -7,7 +7,7 @@
  * Run: node_modules/.bin/node bench/micro/decision.bench.ts
  */
 import { createPublicKey, verify } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { bench, do_not_optimize, group, run, summary } from 'mitata';
 import { Registry } from 'prom-client';
 import { parseConfig } from '../../src/config/load.ts';
@@ -15,7 +15,7 @@ import { createAuditLog } from '../../src/observe/audit.ts';
 import { silentLog } from '../../src/observe/logger.ts';
 import { createMetrics } from '../../src/observe/metrics.ts';
 import { authorize, forwardHeaders } from '../../src/pipeline/authorize.ts';
-import { serveEndpoint } from '../../src/pipeline/endpoints.ts';
+import { endpointName } from '../../src/pipeline/endpoints.ts';
 import { parseRequestTarget } from '../../src/pipeline/request-target.ts';
 import { createScope } from '../../src/pipeline/scope.ts';
 import { createUpstreamProxy } from '../../src/proxy/upstream-proxy.ts';
@@ -63,13 +63,11 @@ const baseLines = [
   ['X-Auth-Request-User', 'spoofed'],
 ] as const;
 
-const noResponse = {} as ServerResponse; // never touched: the path is not under the prefix
-
 /** handleRequest up to `proxy.web`; returns the headers that would go upstream. */
 async function decide(req: IncomingMessage): Promise<Record<string, string>> {
   const scope = createScope(req, rt.isTrustedProxy);
   scope.target = parseRequestTarget(req.url);
-  if (await serveEndpoint(req, noResponse, scope, rt)) throw new Error('unexpected endpoint');
+  if (endpointName(scope.target.path, rt.prefix) !== undefined) throw new Error('unexpected endpoint');
   const route = rt.routes.match(scope.host, scope.target.path, scope.method);
   if (!route) throw new Error('no route');
   scope.route = route;

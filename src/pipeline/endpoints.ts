@@ -12,15 +12,25 @@ import type { Scope } from './scope.ts';
 import { serveSignIn } from './sign-in.ts';
 import { serveUserinfo } from './userinfo.ts';
 
+/**
+ * The name of the Gatehouse endpoint `path` addresses (`auth`, `start`, `callback/NAME`, … –
+ * anything under `{prefix}/`), or undefined for a path that goes on to routing. Synchronous, so
+ * a proxied request pays no promise for not being an endpoint.
+ */
+export function endpointName(path: string, prefix: string): string | undefined {
+  if (!path.startsWith(prefix) || path.charCodeAt(prefix.length) !== 47 /* '/' */) return undefined;
+  return path.slice(prefix.length + 1);
+}
+
+/** Serves `{prefix}/<name>` (`name` from {@link endpointName}); unknown names are 404. */
 export async function serveEndpoint(
   req: IncomingMessage,
   res: ServerResponse,
   scope: Scope,
   rt: Runtime,
-): Promise<boolean> {
-  const path = scope.target!.path;
-  if (!path.startsWith(rt.prefix) || path.charCodeAt(rt.prefix.length) !== 47 /* '/' */) return false;
-  let name = path.slice(rt.prefix.length + 1);
+  endpoint: string,
+): Promise<void> {
+  let name = endpoint;
   // `callback/NAME`: each provider's own redirect_uri when several are configured.
   let provider: string | undefined;
   if (name.startsWith('callback/')) {
@@ -30,10 +40,10 @@ export async function serveEndpoint(
   switch (name) {
     case 'auth':
       await serveAuthRequest(req, res, scope, rt);
-      return true;
+      return;
     case 'userinfo':
       await serveUserinfo(req, res, scope, rt);
-      return true;
+      return;
     case 'jwks.json':
       res.writeHead(200, {
         'content-type': 'application/jwk-set+json',
@@ -41,18 +51,18 @@ export async function serveEndpoint(
       });
       res.end(JSON.stringify(rt.assertions.jwks()));
       scope.outcome = { decision: 'allow', reason: 'public_route', status: 200 };
-      return true;
+      return;
     case 'sign_in': // oauth2-proxy's name: a redirect to start, so its nginx configs work unchanged
       if (!rt.login) answer(req, res, scope, 'login_not_configured');
       else serveSignIn(req, res, scope, rt);
-      return true;
+      return;
     case 'start':
     case 'callback':
     case 'sign_out':
     case 'backchannel_logout': {
       if (!rt.login) {
         answer(req, res, scope, 'login_not_configured');
-        return true;
+        return;
       }
       const ctx = {
         requestId: scope.requestId,
@@ -80,11 +90,11 @@ export async function serveEndpoint(
         reason: done.reason ?? (done.outcome === 'ok' ? 'public_route' : 'internal_error'),
       };
       if (done.sub) scope.outcomeIdentity = { sub: done.sub, email: done.email, idp: done.idp };
-      return true;
+      return;
     }
     default:
       answer(req, res, scope, 'route_not_found');
-      return true;
+      return;
   }
 }
 

@@ -13,7 +13,7 @@ import type { Duplex } from 'node:stream';
 import { GatehouseError, REASONS } from '../errors.ts';
 import type { Runtime } from '../server/runtime.ts';
 import { authorize, forwardHeaders } from './authorize.ts';
-import { serveEndpoint } from './endpoints.ts';
+import { endpointName, serveEndpoint } from './endpoints.ts';
 import { observe, record } from './observe.ts';
 import { parseRequestTarget } from './request-target.ts';
 import { respondForbidden, respondLogin } from './respond-denied.ts';
@@ -26,7 +26,8 @@ export async function handleRequest(req: IncomingMessage, res: ServerResponse, r
   observe(res, scope, rt);
   try {
     scope.target = parseRequestTarget(req.url); // parse once: routing, policy and upstream read this form
-    if (await serveEndpoint(req, res, scope, rt)) return; // {prefix}/… served by Gatehouse itself
+    const endpoint = endpointName(scope.target.path, rt.prefix);
+    if (endpoint !== undefined) return await serveEndpoint(req, res, scope, rt, endpoint); // {prefix}/… served by Gatehouse itself
 
     const route = rt.routes.match(scope.host, scope.target.path, scope.method);
     if (!route) return fail(req, res, scope, rt, new GatehouseError('route_not_found'));
