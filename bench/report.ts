@@ -3,7 +3,7 @@
  * and ratios, every micro case, and the chart. Regenerated on every full run, never hand-edited.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import type { MacroResult } from './macro/macro.ts';
+import { MACRO_CHECKS, type MacroResult } from './macro/macro.ts';
 import { type FileResult, formatTime, type NamedRatio } from './micro/micro.ts';
 
 export interface Report {
@@ -26,13 +26,13 @@ export function writeReport(r: Report, file: string): void {
     '',
     '## Guarded micro ratios (p50 per iteration)',
     '',
-    '| ratio | measured | threshold | |',
-    '|---|---:|---:|---|',
+    '| ratio | measured | issue 9 target | | guard limit |',
+    '|---|---:|---:|---|---:|',
   ];
   for (const x of r.microRatios) {
-    const ok = x.value !== null && x.value <= x.max;
+    const met = x.value !== null && x.value <= x.target;
     out.push(
-      `| ${x.name} | ${x.value === null ? 'missing' : x.value.toFixed(3)} | ≤ ${x.max} | ${ok ? 'met' : '**not met**'} |`,
+      `| ${x.name} | ${x.value === null ? 'missing' : x.value.toFixed(3)} | ≤ ${x.target} | ${met ? 'met' : '**not met**'} | ≤ ${x.limit} |`,
     );
   }
   const mc = r.macro;
@@ -52,6 +52,24 @@ export function writeReport(r: Report, file: string): void {
     );
   }
   for (const s of mc.skipped) out.push(`| ${s.name} | left out: ${s.why} | | | | |`);
+  out.push(
+    '',
+    '| guarded ratio (same round) | measured | issue 9 target | | guard limit |',
+    '|---|---:|---:|---|---:|',
+  );
+  for (const c of MACRO_CHECKS) {
+    const x = mc.ratios.find((r) => r.name === c.ratio);
+    const rows = [
+      ['throughput', x?.rps, '≥', c.target.minRps, c.limit.minRps],
+      ['CPU per request', x?.cpu_per_req, '≤', c.target.maxCpu, c.limit.maxCpu],
+    ] as const;
+    for (const [what, value, bound, target, limit] of rows) {
+      const met = value !== undefined && (bound === '≥' ? value >= target : value <= target);
+      out.push(
+        `| ${c.ratio}, ${what} | ${value === undefined ? 'missing' : value.toFixed(3)} | ${bound} ${target} | ${met ? 'met' : '**not met**'} | ${bound} ${limit} |`,
+      );
+    }
+  }
   out.push('', '| ratio (same round) | req/s | CPU/req | p99 |', '|---|---:|---:|---:|');
   for (const x of mc.ratios) {
     out.push(`| ${x.name} | ${x.rps.toFixed(3)} | ${x.cpu_per_req.toFixed(3)} | ${x.p99.toFixed(3)} |`);

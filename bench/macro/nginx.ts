@@ -2,7 +2,8 @@
  * nginx for the macro bench, one process (`master_process off`, one worker) so its CPU is one
  * pid: `alone` proxies to the upstream; `auth` does the same behind `auth_request` to
  * Gatehouse's `{prefix}/auth` over a keep-alive upstream block, copying the identity headers
- * as the shipped snippet does.
+ * as the shipped snippet does; `minAuth` the same to the minimal Node endpoint
+ * (`minimal-auth.ts`), the reference for what any Node auth_request target costs.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ export const NGINX = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/bin/ngin
 
 export function nginxConfig(
   dir: string,
-  o: { alone: number; auth: number; upstream: number; gatehouse: number },
+  o: { alone: number; auth: number; minAuth: number; upstream: number; gatehouse: number; minimal: number },
 ): string {
   mkdirSync(join(dir, 'tmp'), { recursive: true });
   const upstreamProxy = `proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection "";`;
@@ -32,15 +33,27 @@ http {
   scgi_temp_path ${dir}/tmp/scgi;
   upstream app { server 127.0.0.1:${o.upstream}; keepalive 64; }
   upstream gatehouse { server 127.0.0.1:${o.gatehouse}; keepalive 64; }
+  upstream minimal { server 127.0.0.1:${o.minimal}; keepalive 64; }
   server {
     listen 127.0.0.1:${o.alone};
     location / { ${upstreamProxy} }
   }
-  server {
-    listen 127.0.0.1:${o.auth};
+${authServer(o.auth, 'http://gatehouse/.gatehouse/auth', upstreamProxy)}
+${authServer(o.minAuth, 'http://minimal/auth', upstreamProxy)}
+}
+`;
+  const file = join(dir, 'nginx.conf');
+  writeFileSync(file, text);
+  return file;
+}
+
+/** A server that proxies to the app behind `auth_request` to `authUrl`, as the shipped snippet does. */
+function authServer(port: number, authUrl: string, upstreamProxy: string): string {
+  return `  server {
+    listen 127.0.0.1:${port};
     location = /_gatehouse_auth {
       internal;
-      proxy_pass http://gatehouse/.gatehouse/auth;
+      proxy_pass ${authUrl};
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_pass_request_body off;
@@ -59,10 +72,5 @@ http {
       proxy_set_header X-Gatehouse-Assertion $gh_assertion;
       ${upstreamProxy}
     }
-  }
-}
-`;
-  const file = join(dir, 'nginx.conf');
-  writeFileSync(file, text);
-  return file;
+  }`;
 }
