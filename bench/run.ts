@@ -1,9 +1,10 @@
 /**
  * `npm run bench`: every micro bench and every macro scenario once; prints the tables, writes
  * bench/results/{micro,macro}.json, bench/results/chart.svg and bench/RESULTS.md.
- * `npm run bench:guard` (CI, ≤ 3 minutes): only the guarded cases, each repeated in 3 rounds
+ * `npm run bench:guard` (CI, about 90 s): only the guarded cases, each repeated in 3 rounds
  * (medians of per-round ratios, which absorbs a noisy neighbour better than one long run);
- * writes bench/results/guard.json and exits 1 when a ratio crosses its threshold.
+ * writes bench/results/guard.json and exits 1 when a ratio crosses its regression limit in two
+ * measurements in a row. Issue 9's targets are reported beside the limits.
  * Environment: BENCH_SECONDS (macro seconds per scenario), BENCH_ROUNDS.
  */
 
@@ -85,6 +86,43 @@ function macroTable(m: MacroResult): string {
 }
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
+
+/** One guard measurement: every guarded ratio, each the median of `rounds` per-round ratios. */
+async function measureGuard(rounds: number) {
+  const perRound: FileResult[][] = [];
+  for (let round = 1; round <= rounds; round++) {
+    log(`guard micro round ${round}/${rounds}`);
+    perRound.push([
+      await runMicroFile('decision.bench.ts', 'raw crypto\\.verify ES256|decision: warm', 120),
+      await runMicroFile('bearer.bench.ts', 'jose jwtVerify|cold verify', 120),
+    ]);
+  }
+  const checks: Check[] = [];
+  for (const r of MICRO_RATIOS) {
+    const values = perRound.map((res) => namedRatio(res, r)).filter((v) => v !== undefined);
+    const value = values.length === rounds ? median(values) : null;
+    checks.push(check(r.name, value, '≤', r.limit, r.target));
+  }
+  log('guard macro');
+  const macro = await runMacro({
+    seconds: env('BENCH_SECONDS', 3),
+    warmupSeconds: 1,
+    rounds,
+    connections: 16,
+    only: ['bare-proxy', 'gh-session', 'gh-bearer'],
+    log,
+  });
+  process.stdout.write(`${macroTable(macro)}\n`);
+  for (const c of MACRO_CHECKS) {
+    const r = macro.ratios.find((x) => x.name === c.ratio);
+    checks.push(
+      check(`${c.ratio} throughput`, r?.rps ?? null, '≥', c.limit.minRps, c.target.minRps),
+      check(`${c.ratio} CPU per request`, r?.cpu_per_req ?? null, '≤', c.limit.maxCpu, c.target.maxCpu),
+    );
+  }
+  return { checks, micro: perRound, macro };
+}
+
 mkdirSync(RESULTS, { recursive: true });
 const host = machine();
 log(`machine: ${host.nproc} CPU(s), ${host.cpu}, node ${host.node}, load ${host.loadavg_at_start.join(' ')}`);
@@ -121,41 +159,15 @@ if (!guard) {
   log('wrote bench/results/{micro,macro}.json, bench/results/chart.svg, bench/RESULTS.md');
 } else {
   const rounds = env('BENCH_ROUNDS', 3);
-  const perRound: FileResult[][] = [];
-  for (let round = 1; round <= rounds; round++) {
-    log(`guard micro round ${round}/${rounds}`);
-    perRound.push([
-      await runMicroFile('decision.bench.ts', 'raw crypto\\.verify ES256|decision: warm', 120),
-      await runMicroFile('bearer.bench.ts', 'jose jwtVerify|cold verify', 120),
-    ]);
+  let result = await measureGuard(rounds);
+  if (!result.checks.every((c) => c.ok)) {
+    // A shared machine has noisy minutes: a crossed limit is measured again before it fails the
+    // guard. A real regression crosses it twice.
+    log('guard: a limit was crossed; measuring once more');
+    result = await measureGuard(rounds);
   }
-  const checks: Check[] = [];
-  for (const r of MICRO_RATIOS) {
-    const values = perRound.map((res) => namedRatio(res, r)).filter((v) => v !== undefined);
-    const value = values.length === rounds ? median(values) : null;
-    checks.push(check(r.name, value, '≤', r.limit, r.target));
-  }
-  log('guard macro');
-  const macro = await runMacro({
-    seconds: env('BENCH_SECONDS', 3),
-    warmupSeconds: 1,
-    rounds,
-    connections: 16,
-    only: ['bare-proxy', 'gh-session', 'gh-bearer'],
-    log,
-  });
-  process.stdout.write(`${macroTable(macro)}\n`);
-  for (const c of MACRO_CHECKS) {
-    const r = macro.ratios.find((x) => x.name === c.ratio);
-    checks.push(
-      check(`${c.ratio} throughput`, r?.rps ?? null, '≥', c.limit.minRps, c.target.minRps),
-      check(`${c.ratio} CPU per request`, r?.cpu_per_req ?? null, '≤', c.limit.maxCpu, c.target.maxCpu),
-    );
-  }
-  writeFileSync(
-    join(RESULTS, 'guard.json'),
-    JSON.stringify({ machine: host, checks, micro: perRound, macro }, null, 2),
-  );
+  const { checks } = result;
+  writeFileSync(join(RESULTS, 'guard.json'), JSON.stringify({ machine: host, ...result }, null, 2));
   process.stdout.write(
     '\nbench:guard (medians of per-round ratios; fails on a crossed limit, reports issue 9 targets)\n',
   );
