@@ -3,7 +3,8 @@
  * and ratios, every micro case, and the chart. Regenerated on every full run, never hand-edited.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { MACRO_CHECKS, type MacroResult } from './macro/macro.ts';
+import { type Check, check } from './lib/check.ts';
+import { type MacroResult, macroChecks } from './macro/macro.ts';
 import { type FileResult, formatTime, type NamedRatio } from './micro/micro.ts';
 
 export interface Report {
@@ -29,12 +30,7 @@ export function writeReport(r: Report, file: string): void {
     '| ratio | measured | issue 9 target | | guard limit |',
     '|---|---:|---:|---|---:|',
   ];
-  for (const x of r.microRatios) {
-    const met = x.value !== null && x.value <= x.target;
-    out.push(
-      `| ${x.name} | ${x.value === null ? 'missing' : x.value.toFixed(3)} | ≤ ${x.target} | ${met ? 'met' : '**not met**'} | ≤ ${x.limit} |`,
-    );
-  }
+  for (const x of r.microRatios) out.push(checkRow(check(x.name, x.value, '≤', x.limit, x.target)));
   const mc = r.macro;
   out.push(
     '',
@@ -57,19 +53,7 @@ export function writeReport(r: Report, file: string): void {
     '| guarded ratio (same round) | measured | issue 9 target | | guard limit |',
     '|---|---:|---:|---|---:|',
   );
-  for (const c of MACRO_CHECKS) {
-    const x = mc.ratios.find((r) => r.name === c.ratio);
-    const rows = [
-      ['throughput', x?.rps, '≥', c.target.minRps, c.limit.minRps],
-      ['CPU per request', x?.cpu_per_req, '≤', c.target.maxCpu, c.limit.maxCpu],
-    ] as const;
-    for (const [what, value, bound, target, limit] of rows) {
-      const met = value !== undefined && (bound === '≥' ? value >= target : value <= target);
-      out.push(
-        `| ${c.ratio}, ${what} | ${value === undefined ? 'missing' : value.toFixed(3)} | ${bound} ${target} | ${met ? 'met' : '**not met**'} | ${bound} ${limit} |`,
-      );
-    }
-  }
+  for (const c of macroChecks(mc.ratios)) out.push(checkRow(c));
   out.push('', '| ratio (same round) | req/s | CPU/req | p99 |', '|---|---:|---:|---:|');
   for (const x of mc.ratios) {
     out.push(`| ${x.name} | ${x.rps.toFixed(3)} | ${x.cpu_per_req.toFixed(3)} | ${x.p99.toFixed(3)} |`);
@@ -93,4 +77,10 @@ export function writeReport(r: Report, file: string): void {
   const previous = existsSync(file) ? readFileSync(file, 'utf8') : '';
   const soak = /<!-- soak:begin[\s\S]*<!-- soak:end -->/.exec(previous)?.[0];
   writeFileSync(file, `${out.join('\n')}\n${soak ? `\n${soak}\n` : ''}`);
+}
+
+/** A guarded ratio as a table row: measured, target (met or not), limit. */
+function checkRow(c: Check): string {
+  const value = c.value === null ? 'missing' : c.value.toFixed(3);
+  return `| ${c.name} | ${value} | ${c.target} | ${c.targetMet ? 'met' : '**not met**'} | ${c.limit} |`;
 }

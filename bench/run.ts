@@ -13,7 +13,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { writeChart } from './chart.ts';
-import { MACRO_CHECKS, type MacroResult, median, runMacro } from './macro/macro.ts';
+import { type Check, check } from './lib/check.ts';
+import { MACRO_GUARDED, type MacroResult, macroChecks, median, runMacro } from './macro/macro.ts';
 import { ROOT } from './macro/procs.ts';
 import {
   type FileResult,
@@ -28,30 +29,6 @@ import { writeReport } from './report.ts';
 const RESULTS = join(ROOT, 'bench/results');
 const guard = process.argv.includes('--guard');
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback) || fallback;
-
-interface Check {
-  name: string;
-  value: number | null;
-  /** `bench:guard` fails when this does not hold */
-  limit: string;
-  ok: boolean;
-  /** issue 9's goal */
-  target: string;
-  targetMet: boolean;
-}
-
-/** An upper- (`≤`) or lower-bound (`≥`) check of one measured ratio. */
-function check(name: string, value: number | null, bound: '≤' | '≥', limit: number, target: number): Check {
-  const holds = (x: number) => value !== null && (bound === '≤' ? value <= x : value >= x);
-  return {
-    name,
-    value,
-    limit: `${bound} ${limit}`,
-    ok: holds(limit),
-    target: `${bound} ${target}`,
-    targetMet: holds(target),
-  };
-}
 
 export function machine() {
   return {
@@ -109,17 +86,11 @@ async function measureGuard(rounds: number) {
     warmupSeconds: 1,
     rounds,
     connections: 16,
-    only: ['bare-proxy', 'gh-session', 'gh-bearer'],
+    only: ['bare-proxy', ...MACRO_GUARDED],
     log,
   });
   process.stdout.write(`${macroTable(macro)}\n`);
-  for (const c of MACRO_CHECKS) {
-    const r = macro.ratios.find((x) => x.name === c.ratio);
-    checks.push(
-      check(`${c.ratio} throughput`, r?.rps ?? null, '≥', c.limit.minRps, c.target.minRps),
-      check(`${c.ratio} CPU per request`, r?.cpu_per_req ?? null, '≤', c.limit.maxCpu, c.target.maxCpu),
-    );
-  }
+  checks.push(...macroChecks(macro.ratios));
   return { checks, micro: perRound, macro };
 }
 

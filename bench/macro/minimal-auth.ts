@@ -7,7 +7,7 @@
  * `PORT=… JWKS=http://…/jwks ISSUER=… AUDIENCE=… node bench/macro/minimal-auth.ts`
  */
 import { hash } from 'node:crypto';
-import { createServer } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 
 const jwks = createRemoteJWKSet(new URL(String(process.env.JWKS)));
@@ -30,7 +30,7 @@ const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
   );
 });
 
-function answer(res: import('node:http').ServerResponse, status: number, user?: string): void {
+function answer(res: ServerResponse, status: number, user?: string): void {
   res.writeHead(
     status,
     user === undefined ? { 'content-length': '0' } : { 'content-length': '0', 'x-auth-request-user': user },
