@@ -11,12 +11,12 @@ import type { IncomingMessage } from 'node:http';
 import { bench, do_not_optimize, group, run, summary } from 'mitata';
 import { Registry } from 'prom-client';
 import { parseConfig } from '../../src/config/load.ts';
+import { parseRequestTarget } from '../../src/http/request-target.ts';
 import { createAuditLog } from '../../src/observe/audit.ts';
 import { silentLog } from '../../src/observe/logger.ts';
 import { createMetrics } from '../../src/observe/metrics.ts';
 import { authorize, forwardHeaders } from '../../src/pipeline/authorize.ts';
 import { endpointName } from '../../src/pipeline/endpoints.ts';
-import { parseRequestTarget } from '../../src/pipeline/request-target.ts';
 import { createScope } from '../../src/pipeline/scope.ts';
 import { createUpstreamProxy } from '../../src/proxy/upstream-proxy.ts';
 import { buildRuntime, type Runtime } from '../../src/server/runtime.ts';
@@ -48,7 +48,7 @@ const rt: Runtime = await buildRuntime(loaded, {
   dispatcher,
   proxy: createUpstreamProxy(),
   audit: createAuditLog('/dev/null'),
-  revocations: createMemoryStore(),
+  store: createMemoryStore(),
 });
 await rt.bearer!.start();
 

@@ -6,7 +6,7 @@
  */
 import { bench, do_not_optimize, group, run, summary } from 'mitata';
 import { routeSchema } from '../../src/config/schema.ts';
-import { parseRequestTarget } from '../../src/pipeline/request-target.ts';
+import { parseRequestTarget } from '../../src/http/request-target.ts';
 import { compileRoutes } from '../../src/policy/route-table.ts';
 
 const configs = [];

@@ -66,7 +66,7 @@ async function buildOffline(loaded: LoadedConfig): Promise<void> {
       dispatcher,
       proxy,
       audit: { write() {}, flush() {}, close() {} },
-      revocations: createMemoryStore(),
+      store: createMemoryStore(),
     });
     rt.close();
   } finally {

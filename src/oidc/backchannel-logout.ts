@@ -13,9 +13,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodeJwt, decodeProtectedHeader, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
 import type { OidcProviderConfig } from '../config/providers.ts';
 import type { ReasonCode } from '../errors.ts';
+import { sendError } from '../http/send-error.ts';
 import type { Log } from '../observe/logger.ts';
-import { sendError } from '../pipeline/respond-error.ts';
-import type { RevocationStore } from '../store/store.ts';
+import type { SharedStore } from '../store/store.ts';
 import type { JwksCache } from '../tokens/jwks-cache.ts';
 import type { EndpointContext, EndpointOutcome } from './login-endpoints.ts';
 import type { OidcClient } from './oidc-client.ts';
@@ -36,7 +36,7 @@ export interface LogoutProvider {
 
 export interface BackchannelLogoutDeps {
   providers: readonly LogoutProvider[];
-  store: RevocationStore;
+  store: SharedStore;
   log: Log;
   /** `session.max_lifetime` in seconds: how long a revocation must be remembered */
   maxLifetimeS: number;

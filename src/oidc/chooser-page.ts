@@ -6,7 +6,7 @@
  * lure).
  */
 import type { ServerResponse } from 'node:http';
-import { escapeHtml } from '../pipeline/respond-error.ts';
+import { escapeHtml } from '../http/send-error.ts';
 
 export interface ChooserEntry {
   name: string;

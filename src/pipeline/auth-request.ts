@@ -8,12 +8,12 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatehouseError } from '../errors.ts';
+import { parseRequestTarget } from '../http/request-target.ts';
+import { sendError } from '../http/send-error.ts';
 import type { Runtime } from '../server/runtime.ts';
 import { meetsAuthQuery } from './auth-query.ts';
 import { authorize, forwardHeaders } from './authorize.ts';
-import { parseRequestTarget } from './request-target.ts';
 import { wwwAuthenticate } from './respond-denied.ts';
-import { sendError } from './respond-error.ts';
 import type { Scope } from './scope.ts';
 
 export async function serveAuthRequest(

@@ -11,13 +11,13 @@
 import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { GatehouseError, REASONS } from '../errors.ts';
+import { parseRequestTarget } from '../http/request-target.ts';
+import { sendError } from '../http/send-error.ts';
 import type { Runtime } from '../server/runtime.ts';
 import { authorize, forwardHeaders } from './authorize.ts';
 import { endpointName, serveEndpoint } from './endpoints.ts';
 import { observe, record } from './observe.ts';
-import { parseRequestTarget } from './request-target.ts';
 import { respondForbidden, respondLogin } from './respond-denied.ts';
-import { sendError } from './respond-error.ts';
 import { createScope, type Scope } from './scope.ts';
 
 export async function handleRequest(req: IncomingMessage, res: ServerResponse, rt: Runtime): Promise<void> {

@@ -92,7 +92,7 @@ async function identifySession(
   // to log in with one it does take (the cookie stays for the routes it is good for).
   if (!acceptsProvider(providers, idp.name)) return;
   // Revocations (sign_out, back-channel logout, on any replica) come from the store's local view.
-  const revocation = rt.revocations.check({
+  const revocation = rt.store.check({
     id: session.id,
     iss: session.iss,
     sub: String(session.claims.sub),

@@ -8,7 +8,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { REASONS, type ReasonCode } from '../errors.ts';
-import { sendError } from './respond-error.ts';
+import { sendError } from '../http/send-error.ts';
 import type { Scope } from './scope.ts';
 
 export interface LoginTarget {

@@ -7,11 +7,11 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { ReasonCode } from '../errors.ts';
+import type { RequestTarget } from '../http/request-target.ts';
+import { clientAddress } from '../http/trusted-proxies.ts';
 import type { Identity } from '../identity/identity.ts';
 import type { Decision } from '../policy/compile-policy.ts';
 import type { CompiledRoute } from '../policy/route-table.ts';
-import { clientAddress } from '../proxy/trusted-proxies.ts';
-import type { RequestTarget } from './request-target.ts';
 
 export interface Scope {
   readonly requestId: string;

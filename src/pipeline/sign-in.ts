@@ -12,8 +12,8 @@
  * `{prefix}/start` validates it (`safeRedirect`), so this endpoint never judges or follows it.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { escapeHtml } from '../http/send-error.ts';
 import type { Runtime } from '../server/runtime.ts';
-import { escapeHtml } from './respond-error.ts';
 import type { Scope } from './scope.ts';
 
 export function serveSignIn(req: IncomingMessage, res: ServerResponse, scope: Scope, rt: Runtime): void {

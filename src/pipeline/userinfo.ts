@@ -3,10 +3,10 @@
  * when someone asks "why am I denied": their groups and mapped roles. 401 without one.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sendError } from '../http/send-error.ts';
 import type { Runtime } from '../server/runtime.ts';
 import { identify } from './identify.ts';
 import { wwwAuthenticate } from './respond-denied.ts';
-import { sendError } from './respond-error.ts';
 import type { Scope } from './scope.ts';
 
 const ANY_CREDENTIAL = { auth: ['bearer', 'session'] } as const;

@@ -5,8 +5,8 @@
  */
 import type { AuthType, Config } from '../config/schema.ts';
 import { GatehouseError, type ReasonCode } from '../errors.ts';
+import { parseRequestTarget } from '../http/request-target.ts';
 import type { Identity } from '../identity/identity.ts';
-import { parseRequestTarget } from '../pipeline/request-target.ts';
 import { type CompiledPolicy, compilePolicy, type DecisionOutcome } from './compile-policy.ts';
 import { identityFromClaims } from './identity-from-claims.ts';
 import { acceptsProvider, createIdpDirectory, type IdpDirectory, type IdpEntry } from './idp-directory.ts';

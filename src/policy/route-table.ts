@@ -18,7 +18,7 @@
  * returns the first hit: no regex, no allocation beyond lower-casing an upper-case host.
  */
 import type { RouteConfig } from '../config/schema.ts';
-import { parseRequestTarget } from '../pipeline/request-target.ts';
+import { parseRequestTarget } from '../http/request-target.ts';
 
 export interface CompiledRoute {
   readonly name: string;

@@ -6,7 +6,7 @@
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { REASONS, type ReasonCode } from '../errors.ts';
-import { sendError } from '../pipeline/respond-error.ts';
+import { sendError } from '../http/send-error.ts';
 import type { CompiledRoute } from '../policy/route-table.ts';
 import { writeSocketError } from './upstream-errors.ts';
 import type { ProxyContext } from './upstream-proxy.ts';

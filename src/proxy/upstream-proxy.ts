@@ -19,7 +19,7 @@ import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createProxyServer, type ServerOptions } from 'http-proxy-3';
 import type { ReasonCode } from '../errors.ts';
-import type { RequestTarget } from '../pipeline/request-target.ts';
+import type { RequestTarget } from '../http/request-target.ts';
 import type { CompiledRoute } from '../policy/route-table.ts';
 import { createAgentPool } from './agent-pool.ts';
 import { createFlight, type Flight } from './flight.ts';

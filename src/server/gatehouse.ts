@@ -11,11 +11,11 @@ import type { Duplex } from 'node:stream';
 import { Registry } from 'prom-client';
 import { type LoadedConfig, loadConfig, redactConfig } from '../config/load.ts';
 import { ConfigError } from '../errors.ts';
+import { sendError } from '../http/send-error.ts';
 import { createAuditLog } from '../observe/audit.ts';
 import { createLogger, type Log } from '../observe/logger.ts';
 import { createMetrics } from '../observe/metrics.ts';
 import { handleRequest, handleUpgrade } from '../pipeline/handle-request.ts';
-import { sendError } from '../pipeline/respond-error.ts';
 import { createUpstreamProxy } from '../proxy/upstream-proxy.ts';
 import { createStore } from '../store/create-store.ts';
 import { createOutboundDispatcher } from '../util/outbound.ts';
@@ -55,13 +55,13 @@ export async function startGatehouse(opts: StartOptions): Promise<Gatehouse> {
     dispatcher: createOutboundDispatcher(),
     proxy: createUpstreamProxy({ logger: log }),
     audit: createAuditLog(config.audit.output),
-    revocations: createStore(config.store, {
+    store: createStore(config.store, {
       log,
       onError: (op) => metrics.storeErrors.inc({ op }),
     }),
   };
   // A shared store gets a moment to load the revocations, so the first requests are not refused.
-  if (!(await shared.revocations.whenSynced(STORE_STARTUP_WAIT_MS)))
+  if (!(await shared.store.whenSynced(STORE_STARTUP_WAIT_MS)))
     log.warn({}, 'shared store not reachable at startup; sessions are degraded until it is');
   let rt = await buildRuntime(loaded, shared);
   startRuntime(rt);
@@ -188,7 +188,7 @@ export async function startGatehouse(opts: StartOptions): Promise<Gatehouse> {
       });
       rt.close();
       shared.proxy.close();
-      await shared.revocations.close();
+      await shared.store.close();
       shared.audit.close();
       await (shared.dispatcher as { close?: () => Promise<void> }).close?.();
     },

@@ -12,6 +12,7 @@ import type { ConfigPath } from '../config/positions.ts';
 import { oidcProviders, providerPath } from '../config/providers.ts';
 import type { Config } from '../config/schema.ts';
 import { ConfigError } from '../errors.ts';
+import { createTrustedProxies } from '../http/trusted-proxies.ts';
 import { type AssertionSigner, createAssertionSigner } from '../identity/assertion.ts';
 import { createOwnCookieMatcher } from '../identity/cookies-upstream.ts';
 import { loadSigningKeys, type SigningKeys } from '../identity/signing-keys.ts';
@@ -27,11 +28,10 @@ import type { LoginTarget } from '../pipeline/respond-denied.ts';
 import { type CompiledPolicy, compilePolicy } from '../policy/compile-policy.ts';
 import { createIdpDirectory, type IdpDirectory } from '../policy/idp-directory.ts';
 import { type CompiledRoute, compileRoutes, type RouteTable } from '../policy/route-table.ts';
-import { createTrustedProxies } from '../proxy/trusted-proxies.ts';
 import type { UpstreamProxy } from '../proxy/upstream-proxy.ts';
 import { createSessionCodec, type SessionCodec } from '../session/cookie-codec.ts';
 import { sessionClaimNames, sessionProvider } from '../session/session-data.ts';
-import type { RevocationStore } from '../store/store.ts';
+import type { SharedStore } from '../store/store.ts';
 import { type BearerVerifier, createBearerVerifier } from '../tokens/bearer-verifier.ts';
 import { createJwksCache } from '../tokens/jwks-cache.ts';
 
@@ -42,7 +42,7 @@ export interface Shared {
   readonly dispatcher: Dispatcher;
   readonly proxy: UpstreamProxy;
   readonly audit: AuditLog;
-  readonly revocations: RevocationStore;
+  readonly store: SharedStore;
 }
 
 export interface Runtime extends Shared {
@@ -177,12 +177,9 @@ export async function buildRuntime(
       },
       // A signed-out session stays refused until it would have expired anyway, so a copied
       // cookie cannot be replayed after logout.
-      onSignOut: (s) => shared.revocations.revoke(s.id, s.createdAt + maxLifetimeS),
+      onSignOut: (s) => shared.store.revoke(s.id, s.createdAt + maxLifetimeS),
       claimState: (state, ttlMs) =>
-        shared.revocations.claimOnce(
-          `state:${createHash('sha256').update(state).digest('base64url')}`,
-          ttlMs,
-        ),
+        shared.store.claimOnce(`state:${createHash('sha256').update(state).digest('base64url')}`, ttlMs),
       storeFailOpen: config.store_fail_open,
     });
     refresher = createRefresher({
@@ -191,11 +188,11 @@ export async function buildRuntime(
       claimNames,
       dispatcher,
       log,
-      ...(shared.revocations.refresh ? { coordinator: shared.revocations.refresh } : {}),
+      ...(shared.store.refresh ? { coordinator: shared.store.refresh } : {}),
     });
     backchannelLogout = createBackchannelLogout({
       providers: logoutProviders,
-      store: shared.revocations,
+      store: shared.store,
       log,
       maxLifetimeS,
       storeFailOpen: config.store_fail_open,

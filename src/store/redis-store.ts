@@ -17,12 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { createClient } from 'redis';
 import type { Log } from '../observe/logger.ts';
 import { entryKey, parseEntry, type RevocationEntry, RevocationView } from './revocation-view.ts';
-import {
-  type RefreshCoordinator,
-  type RevocationStore,
-  type StoreOp,
-  StoreUnavailableError,
-} from './store.ts';
+import { type RefreshCoordinator, type SharedStore, type StoreOp, StoreUnavailableError } from './store.ts';
 
 const COMMAND_TIMEOUT_MS = 1000;
 const REVOKED = 'gatehouse:revoked';
@@ -58,7 +53,7 @@ export function redactRedisUrl(url: string): string {
   }
 }
 
-export function createRedisStore(opts: RedisStoreOptions): RevocationStore {
+export function createRedisStore(opts: RedisStoreOptions): SharedStore {
   const log = opts.log.child({ component: 'store', store: redactRedisUrl(opts.url) });
   const view = new RevocationView(opts.maxEntries ?? 100_000);
   const onError = (op: StoreOp) => opts.onError?.(op);

@@ -34,7 +34,7 @@ export interface RefreshCoordinator {
   get(key: string): Promise<string | undefined>;
 }
 
-export interface RevocationStore {
+export interface SharedStore {
   /** `memory` or `redis` */
   readonly kind: 'memory' | 'redis';
   /** refuse session `id` until `untilEpochS` (its absolute lifetime end) */
@@ -63,7 +63,7 @@ export interface RevocationStore {
 }
 
 /** One process: revocations and one-time markers in bounded maps that expire with their entries. */
-export function createMemoryStore(maxEntries = 100_000): RevocationStore {
+export function createMemoryStore(maxEntries = 100_000): SharedStore {
   const view = new RevocationView(maxEntries);
   const once = new LruCache<true>(maxEntries);
   const add = async (e: RevocationEntry) => void view.add(e);

@@ -9,7 +9,7 @@ import { silentLog } from '../../src/observe/logger.ts';
 import { createRedisStore, redactRedisUrl } from '../../src/store/redis-store.ts';
 import {
   createMemoryStore,
-  type RevocationStore,
+  type SharedStore,
   type StoreOp,
   StoreUnavailableError,
 } from '../../src/store/store.ts';
@@ -28,7 +28,7 @@ const session = (over: Partial<{ id: string; sub: string; idpSid: string; create
 
 const skipRedis = redisMissing();
 let redis: TestRedis | undefined;
-const stores: RevocationStore[] = [];
+const stores: SharedStore[] = [];
 
 before(async () => {
   if (!skipRedis) redis = await startRedis();
@@ -38,13 +38,13 @@ after(async () => {
   await redis?.close();
 });
 
-function redisStore(errors: StoreOp[] = []): RevocationStore {
+function redisStore(errors: StoreOp[] = []): SharedStore {
   const s = createRedisStore({ url: redis!.url, log: silentLog, onError: (op) => errors.push(op) });
   stores.push(s);
   return s;
 }
 
-const kinds: Array<[string, () => Promise<RevocationStore>, string | false]> = [
+const kinds: Array<[string, () => Promise<SharedStore>, string | false]> = [
   ['memory', async () => createMemoryStore(), false],
   [
     'redis',

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parseRequestTarget } from '../../../src/pipeline/request-target.ts';
+import { parseRequestTarget } from '../../../src/http/request-target.ts';
 import { reasonForUpstreamError } from '../../../src/proxy/upstream-errors.ts';
 import { upstreamUrl } from '../../../src/proxy/upstream-proxy.ts';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { acceptQuality, escapeHtml, prefersHtml } from '../../../src/pipeline/respond-error.ts';
+import { acceptQuality, escapeHtml, prefersHtml } from '../../../src/http/send-error.ts';
 
 describe('Accept negotiation', () => {
   test('browsers get HTML; APIs, curl and fetch get JSON', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { clientAddress, createTrustedProxies } from '../../../src/proxy/trusted-proxies.ts';
+import { clientAddress, createTrustedProxies } from '../../../src/http/trusted-proxies.ts';
 
 describe('createTrustedProxies', () => {
   const trusted = createTrustedProxies(['10.0.0.0/8', '192.168.1.7', '::1/128', 'fd00::/8']);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { GatehouseError } from '../../../src/errors.ts';
-import { MAX_TARGET_LENGTH, parseRequestTarget } from '../../../src/pipeline/request-target.ts';
+import { MAX_TARGET_LENGTH, parseRequestTarget } from '../../../src/http/request-target.ts';
 
 function parseOrCode(raw: unknown): string {
   try {
