@@ -1,8 +1,8 @@
 /**
  * The whole in-process decision for one request, no network: a Runtime built by `buildRuntime`
- * from the bench config, then accept (scope) → parse target → endpoints check → route → strip
- * inbound → identify → authorize → identity headers + assertion, on an `IncomingMessage`-like
- * object – exactly the stages `handleRequest` runs before `proxy.web`. Reference: one raw ES256
+ * from the bench config, then accept (scope) → parse target → endpoints check → `check` (route →
+ * identify → authorize → identity headers + assertion) → strip inbound, on an
+ * `IncomingMessage`-like object – exactly the stages `handleRequest` runs before `proxy.web`. Reference: one raw ES256
  * `crypto.verify`, the cost a cache-less proxy would pay per request at the very least.
  * Run: node_modules/.bin/node bench/micro/decision.bench.ts
  */
@@ -15,11 +15,13 @@ import { parseRequestTarget } from '../../src/http/request-target.ts';
 import { createAuditLog } from '../../src/observe/audit.ts';
 import { silentLog } from '../../src/observe/logger.ts';
 import { createMetrics } from '../../src/observe/metrics.ts';
-import { authorize, forwardHeaders } from '../../src/pipeline/authorize.ts';
+import { check } from '../../src/pipeline/check.ts';
 import { endpointName } from '../../src/pipeline/endpoints.ts';
+import { credentialsOf } from '../../src/pipeline/identify.ts';
+import type { Runtime } from '../../src/pipeline/runtime.ts';
 import { createScope } from '../../src/pipeline/scope.ts';
 import { createUpstreamProxy } from '../../src/proxy/upstream-proxy.ts';
-import { buildRuntime, type Runtime } from '../../src/server/runtime.ts';
+import { buildRuntime } from '../../src/server/build-runtime.ts';
 import { createMemoryStore } from '../../src/store/store.ts';
 import { createOutboundDispatcher } from '../../src/util/outbound.ts';
 import {
@@ -68,13 +70,10 @@ async function decide(req: IncomingMessage): Promise<Record<string, string>> {
   const scope = createScope(req, rt.isTrustedProxy);
   scope.target = parseRequestTarget(req.url);
   if (endpointName(scope.target.path, rt.prefix) !== undefined) throw new Error('unexpected endpoint');
-  const route = rt.routes.match(scope.host, scope.target.path, scope.method);
-  if (!route) throw new Error('no route');
-  scope.route = route;
+  const verdict = await check(scope, credentialsOf(req), rt);
+  if (verdict.outcome !== 'allow') throw new Error(`not allowed: ${verdict.reason}`);
   rt.stripInbound(req.headers);
-  const decision = await authorize(req, scope, rt, route);
-  if (decision.outcome !== 'allow') throw new Error(`not allowed: ${decision.reason}`);
-  return forwardHeaders(req, scope, rt, route);
+  return verdict.headers;
 }
 
 const bearerRequest = fakeRequestMaker('/app/orders/42?expand=items', [

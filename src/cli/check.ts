@@ -11,7 +11,7 @@ import { silentLog } from '../observe/logger.ts';
 import { createMetrics } from '../observe/metrics.ts';
 import { runPolicyTests } from '../policy/policy-tests.ts';
 import { createUpstreamProxy } from '../proxy/upstream-proxy.ts';
-import { buildRuntime } from '../server/runtime.ts';
+import { buildRuntime } from '../server/build-runtime.ts';
 import { createMemoryStore } from '../store/store.ts';
 import { createOutboundDispatcher } from '../util/outbound.ts';
 

@@ -17,7 +17,7 @@ import { sendError } from '../http/send-error.ts';
 import type { Log } from '../observe/logger.ts';
 import type { SharedStore } from '../store/store.ts';
 import type { JwksCache } from '../tokens/jwks-cache.ts';
-import type { EndpointContext, EndpointOutcome } from './login-endpoints.ts';
+import type { EndpointContext, EndpointOutcome } from './login-shared.ts';
 import type { OidcClient } from './oidc-client.ts';
 
 export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';

@@ -17,7 +17,7 @@ import {
   type LoginShared,
   queryOf,
   redirect,
-} from './login-endpoints.ts';
+} from './login-shared.ts';
 import { sameString } from './login-state.ts';
 import { safeRedirect } from './redirect.ts';
 import { newSession } from './session-from-tokens.ts';

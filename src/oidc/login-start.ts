@@ -16,7 +16,7 @@ import {
   type LoginShared,
   queryOf,
   redirect,
-} from './login-endpoints.ts';
+} from './login-shared.ts';
 import { MAX_LOGIN_COOKIES } from './login-state.ts';
 import { safeRedirect } from './redirect.ts';
 

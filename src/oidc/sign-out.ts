@@ -16,7 +16,7 @@ import {
   providerOf,
   queryOf,
   redirect,
-} from './login-endpoints.ts';
+} from './login-shared.ts';
 import { safeRedirect } from './redirect.ts';
 
 export async function handleSignOut(

@@ -6,8 +6,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ReasonCode } from '../errors.ts';
 import { sendError } from '../http/send-error.ts';
-import type { Runtime } from '../server/runtime.ts';
 import { serveAuthRequest } from './auth-request.ts';
+import type { Runtime } from './runtime.ts';
 import type { Scope } from './scope.ts';
 import { serveSignIn } from './sign-in.ts';
 import { serveUserinfo } from './userinfo.ts';

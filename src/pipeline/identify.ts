@@ -12,10 +12,10 @@ import type { Identity } from '../identity/identity.ts';
 import { needsRefresh } from '../oidc/refresh.ts';
 import { identityFromClaims } from '../policy/identity-from-claims.ts';
 import { acceptsProvider, type IdpEntry } from '../policy/idp-directory.ts';
-import type { Runtime } from '../server/runtime.ts';
 import { type SessionData, sessionProvider } from '../session/session-data.ts';
 import type { VerifiedToken } from '../tokens/bearer-verifier.ts';
 import { extractBearer } from '../tokens/extract-bearer.ts';
+import type { Identifying } from './runtime.ts';
 import type { Scope } from './scope.ts';
 
 const byToken = new WeakMap<VerifiedToken, Identity>();
@@ -28,16 +28,27 @@ export interface Accepts {
   readonly providers?: readonly string[];
 }
 
+/** The credentials a request presents, as read off its headers once by the entry point. */
+export interface Credentials {
+  /** `Authorization`: its one value, or every line when it was repeated (refused) */
+  readonly authorization: string | string[] | undefined;
+  readonly cookie: string | undefined;
+}
+
+export function credentialsOf(req: IncomingMessage): Credentials {
+  return { authorization: authorizationOf(req), cookie: req.headers.cookie };
+}
+
 export async function identify(
-  req: IncomingMessage,
   scope: Scope,
-  rt: Runtime,
+  credentials: Credentials,
+  rt: Identifying,
   accepts: Accepts,
 ): Promise<void> {
   const { auth, providers } = accepts;
   let token: string | undefined;
   try {
-    token = extractBearer(authorizationOf(req)); // every line: a repeated header is refused, not silently the first
+    token = extractBearer(credentials.authorization); // a repeated header is refused, not silently the first
   } catch (err) {
     scope.authFailure = reasonOf(err);
     return;
@@ -62,17 +73,18 @@ export async function identify(
     }
     return;
   }
-  if (auth.includes('session') && rt.sessions) await identifySession(req, scope, rt, providers);
+  if (auth.includes('session') && rt.sessions)
+    await identifySession(credentials.cookie, scope, rt, providers);
 }
 
 async function identifySession(
-  req: IncomingMessage,
+  cookie: string | undefined,
   scope: Scope,
-  rt: Runtime,
+  rt: Identifying,
   providers: readonly string[] | undefined,
 ): Promise<void> {
   const codec = rt.sessions!;
-  const read = await codec.read(req.headers.cookie);
+  const read = await codec.read(cookie);
   if (read.reason) {
     scope.authFailure = read.reason;
     scope.setCookies = codec.clear(read.present);
@@ -156,7 +168,7 @@ function authorizationOf(req: IncomingMessage): string | string[] | undefined {
   return req.headersDistinct.authorization;
 }
 
-function tokenIdentity(v: VerifiedToken, rt: Runtime): Identity {
+function tokenIdentity(v: VerifiedToken, rt: Identifying): Identity {
   let id = byToken.get(v);
   if (!id) {
     const idp = rt.idps.forIssuer(v.issuer);
@@ -175,7 +187,7 @@ function tokenIdentity(v: VerifiedToken, rt: Runtime): Identity {
   return id;
 }
 
-function sessionIdentity(s: SessionData, rt: Runtime, idp: IdpEntry): Identity {
+function sessionIdentity(s: SessionData, rt: Identifying, idp: IdpEntry): Identity {
   let id = bySession.get(s);
   if (!id) {
     const cfg = rt.config.session!;

@@ -3,7 +3,7 @@
  * so every request – endpoint, error, proxied – is accounted for exactly once.
  */
 import type { ServerResponse } from 'node:http';
-import type { Runtime } from '../server/runtime.ts';
+import type { Runtime } from './runtime.ts';
 import type { Scope } from './scope.ts';
 
 export function observe(res: ServerResponse, scope: Scope, rt: Runtime): void {

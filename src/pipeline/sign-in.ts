@@ -13,7 +13,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { escapeHtml } from '../http/send-error.ts';
-import type { Runtime } from '../server/runtime.ts';
+import type { Runtime } from './runtime.ts';
 import type { Scope } from './scope.ts';
 
 export function serveSignIn(req: IncomingMessage, res: ServerResponse, scope: Scope, rt: Runtime): void {

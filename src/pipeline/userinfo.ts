@@ -1,15 +1,22 @@
 /**
  * `{prefix}/userinfo`: the caller's identity as Gatehouse sees it – the first thing to check
- * when someone asks "why am I denied": their groups and mapped roles. 401 without one.
+ * when someone asks "why am I denied": their groups and mapped roles. Any credential kind from
+ * any provider; 401 without one.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { sendError } from '../http/send-error.ts';
-import type { Runtime } from '../server/runtime.ts';
-import { identify } from './identify.ts';
-import { wwwAuthenticate } from './respond-denied.ts';
+import type { CompiledPolicy, Decision } from '../policy/compile-policy.ts';
+import { check, type Guard } from './check.ts';
+import { credentialsOf } from './identify.ts';
+import { API_STYLE, respond } from './respond.ts';
+import type { Runtime } from './runtime.ts';
 import type { Scope } from './scope.ts';
 
-const ANY_CREDENTIAL = { auth: ['bearer', 'session'] } as const;
+const decision = (outcome: 'allow' | 'login', reason: Decision['reason']): Decision =>
+  Object.freeze({ outcome, reason, dryRun: false, enforcedOutcome: outcome });
+const SIGNED_IN = decision('allow', 'policy_allowed');
+const ANONYMOUS = decision('login', 'no_credentials');
+const ANY_IDENTITY: CompiledPolicy = { isPublic: false, decide: (id) => (id ? SIGNED_IN : ANONYMOUS) };
+const USERINFO: Guard = { accepts: { auth: ['bearer', 'session'] }, policy: ANY_IDENTITY };
 
 export async function serveUserinfo(
   req: IncomingMessage,
@@ -17,19 +24,11 @@ export async function serveUserinfo(
   scope: Scope,
   rt: Runtime,
 ): Promise<void> {
-  await identify(req, scope, rt, ANY_CREDENTIAL);
+  const verdict = await check(scope, credentialsOf(req), rt, { guard: USERINFO });
   const id = scope.identity;
-  const cookies = scope.setCookies ? { 'set-cookie': scope.setCookies } : undefined;
-  if (!id) {
-    const reason = scope.authFailure ?? 'no_credentials';
-    scope.outcome = { decision: 'login', reason, status: 401 };
-    sendError(req, res, 'no_credentials', {
-      requestId: scope.requestId,
-      headers: { 'www-authenticate': wwwAuthenticate(reason, false), ...cookies },
-    });
-    return;
-  }
+  if (verdict.outcome !== 'allow' || !id) return respond(req, res, scope, verdict, rt, API_STYLE);
   scope.outcome = { decision: 'allow', reason: 'policy_allowed', status: 200 };
+  const cookies = scope.setCookies ? { 'set-cookie': scope.setCookies } : undefined;
   res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', ...cookies });
   res.end(
     JSON.stringify({

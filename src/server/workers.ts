@@ -103,7 +103,10 @@ export function attachWorker(gh: Gatehouse): Gatehouse {
   });
   process.channel?.ref();
   return {
-    ...gh,
+    publicAddress: gh.publicAddress,
+    adminAddress: gh.adminAddress,
+    current: () => gh.current(),
+    reload: () => gh.reload(),
     async shutdown() {
       try {
         await gh.shutdown();
