@@ -13,6 +13,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodeJwt, decodeProtectedHeader, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
 import type { OidcProviderConfig } from '../config/providers.ts';
 import type { ReasonCode } from '../errors.ts';
+import { GatehouseError } from '../errors.ts';
 import { sendError } from '../http/send-error.ts';
 import type { Log } from '../observe/logger.ts';
 import type { SharedStore } from '../store/store.ts';
@@ -152,7 +153,9 @@ export function createBackchannelLogout(deps: BackchannelLogoutDeps) {
       claims = await validate(tokens[0], p, issuer);
     } catch (err) {
       const why =
-        err instanceof LogoutTokenError || err instanceof joseErrors.JOSEError
+        err instanceof LogoutTokenError ||
+        err instanceof joseErrors.JOSEError ||
+        err instanceof GatehouseError
           ? err.message
           : 'validation failed';
       return answer(req, res, ctx, 'logout_token_invalid', why);

@@ -4,10 +4,18 @@
  * clock tolerance), nonce, and the `alg` against the narrowed metadata; it skips the signature
  * for a token-endpoint response (TLS vouches for it), and Gatehouse checks it anyway against
  * the IdP's JWKS – an http:// loopback IdP has no TLS to vouch.
+ *
+ * The signature is checked with the client's key set (`OidcClient.keys`), not oauth4webapi's
+ * `validateApplicationLevelSignature`: the key is then chosen by the rule bearer tokens meet
+ * (`selectKey`), so a token without `kid` while several keys fit is `unknown_kid` on both paths
+ * (OpenID Connect Core §10.1).
  * @see https://openid.net/specs/openid-connect-core-1_0.html#IDTokenValidation
+ * @see https://openid.net/specs/openid-connect-core-1_0.html#Signing
  */
+import { compactVerify } from 'jose';
 import * as oauth from 'oauth4webapi';
-import { GatehouseError } from '../errors.ts';
+import { GatehouseError, type ReasonCode } from '../errors.ts';
+import { fromJoseError } from '../tokens/token-errors.ts';
 import { describeIdpError, exchangeFailureReason, isNetworkError } from './idp-errors.ts';
 import type { OidcClient } from './oidc-client.ts';
 
@@ -44,12 +52,13 @@ export async function exchangeCode(
       expectedNonce: opts.nonce,
       requireIdToken: true,
     });
-    await oauth.validateApplicationLevelSignature(as, response, client.http);
     idClaims = oauth.getValidatedIdTokenClaims(tokens)!;
   } catch (err) {
     const code = exchangeFailureReason(err);
     throw new GatehouseError(code, `code exchange failed: ${code}`, { cause: describeIdpError(err) });
   }
+  // requireIdToken: processAuthorizationCodeResponse refused a response without one.
+  await verifyIdTokenSignature(client, as, tokens.id_token!);
   const claims: Record<string, unknown> = { ...idClaims };
   if (opts.userinfo && as.userinfo_endpoint) {
     try {
@@ -67,6 +76,36 @@ export async function exchangeCode(
     }
   }
   return { tokens, claims };
+}
+
+/**
+ * Check an ID token's signature with the IdP's key set; its claims are oauth4webapi's to check.
+ *
+ * @throws GatehouseError `unknown_kid` when the header selects no key or, without `kid`, several;
+ *   `idp_unavailable` when the IdP's keys could not be loaded; `id_token_invalid` otherwise
+ */
+export async function verifyIdTokenSignature(
+  client: OidcClient,
+  as: oauth.AuthorizationServer,
+  idToken: string,
+): Promise<void> {
+  try {
+    await compactVerify(idToken, client.keys.getKey, {
+      // narrowed to `oidc.id_token_algorithms` at discovery; RS256 is the OIDC default
+      algorithms: as.id_token_signing_alg_values_supported ?? ['RS256'],
+    });
+  } catch (err) {
+    const code = signatureFailureReason(fromJoseError(err).code);
+    throw new GatehouseError(code, `ID token signature check failed: ${code}`, {
+      cause: describeIdpError(err),
+    });
+  }
+}
+
+function signatureFailureReason(code: ReasonCode): ReasonCode {
+  if (code === 'unknown_kid') return 'unknown_kid';
+  if (code === 'jwks_unavailable') return 'idp_unavailable';
+  return 'id_token_invalid';
 }
 
 const PROTOCOL_CLAIMS: ReadonlySet<string> = new Set([

@@ -8,12 +8,17 @@
  * down; login answers `idp_unavailable` until `ready`. The issuer in the metadata must equal
  * the configured one (oauth4webapi checks it): a mix-up there is an attack, not a typo to
  * paper over.
+ *
+ * The IdP's signing keys (`keys`) sit in the same JWKS cache bearer issuers use, so an ID token
+ * meets the same key rule as a bearer token: a header that selects no key, or (without `kid`)
+ * more than one, is `unknown_kid`.
  * @see https://openid.net/specs/openid-connect-discovery-1_0.html#ProviderConfigurationValidation
  */
 import * as oauth from 'oauth4webapi';
 import { type Dispatcher, fetch as undiciFetch } from 'undici';
 import type { OidcConfig } from '../config/schema.ts';
 import type { Log } from '../observe/logger.ts';
+import { createJwksCache, type JwksCache, type JwksRefreshResult } from '../tokens/jwks-cache.ts';
 import { createClientAuth } from './client-auth.ts';
 import { describeIdpError } from './idp-errors.ts';
 
@@ -31,6 +36,8 @@ export interface OidcClient {
   readonly client: oauth.Client;
   readonly clientAuth: oauth.ClientAuth;
   readonly http: IdpHttpOptions;
+  /** the IdP's signing keys (its discovered `jwks_uri`), loaded on first use, then kept fresh */
+  readonly keys: JwksCache;
   /** Start discovery in the background (idempotent). */
   start(): void;
   /** Resolves once discovery has succeeded. */
@@ -47,7 +54,13 @@ export interface OidcClientOptions {
   retryBaseMs?: number;
   /** longest retry delay, ms (default 30 s) */
   retryMaxMs?: number;
+  onJwksRefresh?(result: JwksRefreshResult): void;
 }
+
+/** Key-set timing for the IdP's keys (ms): the bearer `jwks` defaults. */
+const KEYS_MIN_TTL = 60_000;
+const KEYS_MAX_TTL = 3_600_000;
+const KEYS_COOLDOWN = 30_000;
 
 /** The delay before retry `attempt` (1-based): exponential, capped, with jitter in [½, 1]. */
 export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random = Math.random): number {
@@ -76,6 +89,24 @@ export function createOidcClient(opts: OidcClientOptions): OidcClient {
   };
 
   let as: oauth.AuthorizationServer | undefined;
+  const keys = createJwksCache({
+    issuer: oidc.issuer,
+    jwksUri: async () => {
+      // Rejects rather than waits: a login only asks for keys once discovery is done.
+      if (as?.jwks_uri === undefined) throw new Error('discovery has not completed');
+      // oauth4webapi's own rule for every IdP endpoint: http only for an http issuer.
+      if (new URL(as.jwks_uri).protocol !== 'https:' && !http[oauth.allowInsecureRequests])
+        throw new Error('"jwks_uri" is not https');
+      return as.jwks_uri;
+    },
+    dispatcher,
+    log,
+    minTtl: KEYS_MIN_TTL,
+    maxTtl: KEYS_MAX_TTL,
+    cooldown: KEYS_COOLDOWN,
+    timeout: oidc.timeout,
+    ...(opts.onJwksRefresh ? { onRefresh: opts.onJwksRefresh } : {}),
+  });
   let started = false;
   let closed = false;
   let attempt = 0;
@@ -115,6 +146,7 @@ export function createOidcClient(opts: OidcClientOptions): OidcClient {
     client,
     clientAuth,
     http,
+    keys,
     start() {
       if (started || closed) return;
       started = true;
@@ -124,6 +156,7 @@ export function createOidcClient(opts: OidcClientOptions): OidcClient {
     close() {
       closed = true;
       if (timer) clearTimeout(timer);
+      keys.close();
     },
   };
 }

@@ -18,6 +18,7 @@ import type { Log } from '../observe/logger.ts';
 import { pickSessionClaims, type SessionData } from '../session/session-data.ts';
 import type { RefreshCoordinator } from '../store/store.ts';
 import { LruCache } from '../util/lru.ts';
+import { verifyIdTokenSignature } from './code-exchange.ts';
 import { describeIdpError, isNetworkError } from './idp-errors.ts';
 import type { OidcClient } from './oidc-client.ts';
 import { openResult, sealResult, sharedResultKey } from './refresh-share.ts';
@@ -83,8 +84,8 @@ export function createRefresher(deps: {
         client.http,
       );
       tokens = await oauth.processRefreshTokenResponse(as, client.client, response);
-      if (tokens.id_token !== undefined)
-        await oauth.validateApplicationLevelSignature(as, response, client.http);
+      // The same key rule as login and bearer tokens (OIDC Core §10.1: `kid` among several keys).
+      if (tokens.id_token !== undefined) await verifyIdTokenSignature(client, as, tokens.id_token);
     } catch (err) {
       const kind = isNetworkError(err) ? 'network' : 'rejected';
       log.warn({ session_id: session.id, kind, reason: describeIdpError(err) }, 'refresh failed');

@@ -30,7 +30,6 @@ import { compileRoutes, type RouteTable } from '../policy/route-table.ts';
 import { createSessionCodec, type SessionCodec } from '../session/cookie-codec.ts';
 import { sessionClaimNames, sessionProvider } from '../session/session-data.ts';
 import { type BearerVerifier, createBearerVerifier } from '../tokens/bearer-verifier.ts';
-import { createJwksCache } from '../tokens/jwks-cache.ts';
 
 export async function buildRuntime(
   loaded: LoadedConfig,
@@ -80,8 +79,7 @@ export async function buildRuntime(
     ready: () => [...login.clients.values()].every((c) => c.ready) && (bearer ? bearer.ready : true),
     close() {
       for (const c of login.clients.values()) c.close();
-      bearer?.close();
-      for (const p of login.logoutProviders) p.jwks.close();
+      bearer?.close(); // a client's close also closes its keys (the logout tokens' too)
     },
   };
 }
@@ -217,27 +215,22 @@ async function loginParts(
   return { sessions, clients, logoutProviders, endpoints, refresher, backchannelLogout };
 }
 
-/** Per provider: its OIDC client and the IdP's keys for logout tokens (fetched on first use). */
+/** Per provider: its OIDC client, whose keys (fetched on first use) check ID and logout tokens. */
 async function providerClients(loaded: LoadedConfig, shared: Shared): Promise<LogoutProvider[]> {
   const config = loaded.config;
   const { dispatcher, log, metrics } = shared;
   const out: LogoutProvider[] = [];
   for (const [i, p] of oidcProviders(config).entries()) {
     const client = await configured(loaded, providerPath(config, i), () =>
-      createOidcClient({ oidc: p, dispatcher, log }),
+      createOidcClient({
+        oidc: p,
+        dispatcher,
+        log,
+        onJwksRefresh: (result) => metrics.jwksRefresh.inc({ issuer: p.issuer, result }),
+      }),
     );
-    const jwks = createJwksCache({
-      issuer: p.issuer,
-      jwksUri: async () => (await client.whenReady()).jwks_uri!,
-      dispatcher,
-      log,
-      minTtl: 60_000,
-      maxTtl: 3_600_000,
-      cooldown: 30_000,
-      timeout: p.timeout,
-      onRefresh: (result) => metrics.jwksRefresh.inc({ issuer: p.issuer, result }),
-    });
-    out.push({ oidc: p, client, jwks });
+    // Logout tokens are checked with the same keys as ID tokens: one cache per provider.
+    out.push({ oidc: p, client, jwks: client.keys });
   }
   return out;
 }

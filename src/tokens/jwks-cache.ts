@@ -6,24 +6,18 @@
  * while the IdP is down the last good keys keep validating.
  *
  * The shape follows jose's `createRemoteJWKSet` (one shared in-flight fetch, cooldown on
- * refetch), with key selection by jose's `createLocalJWKSet` over the fetched set.
+ * refetch). The key is chosen by `selectKey` (`key-selection.ts`), the rule every token path
+ * shares, and imported once per key and algorithm.
  *
  * @see https://github.com/panva/jose/blob/main/src/jwks/remote.ts
  * @see https://www.rfc-editor.org/rfc/rfc7517#section-5
  */
 import { createPublicKey, type webcrypto } from 'node:crypto';
-import {
-  type CryptoKey,
-  createLocalJWKSet,
-  errors,
-  type FlattenedJWSInput,
-  type JWK,
-  type JWSHeaderParameters,
-  type LocalJWKSet,
-} from 'jose';
+import { type CryptoKey, importJWK, type JWK, type JWSHeaderParameters } from 'jose';
 import type { Dispatcher } from 'undici';
 import type { Log } from '../observe/logger.ts';
 import { fetchJson, isJsonObject, maxAgeMs } from './fetch-json.ts';
+import { selectKey } from './key-selection.ts';
 import { tokenError } from './token-errors.ts';
 
 export type JwksRefreshResult = 'ok' | 'error' | 'cooldown';
@@ -45,10 +39,14 @@ export interface JwksCacheOptions {
 export interface JwksCache {
   /** a key set has been loaded (it may be stale; it is never dropped) */
   readonly loaded: boolean;
-  /** JWKS fetch attempts so far */
-  readonly fetches: number;
-  /** A jose key resolver: the key for this header's `alg`/`kid`; embedded keys are never read. */
-  getKey(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<CryptoKey>;
+  /**
+   * A jose key resolver: the one key this header's `alg`/`kid` selects; embedded keys are never
+   * read.
+   *
+   * @throws GatehouseError `jwks_unavailable` while no set was ever loaded; `unknown_kid` when no
+   *   key fits even after a refetch, or several fit (`selectKey`).
+   */
+  getKey(header: JWSHeaderParameters): Promise<CryptoKey>;
   /** Fetch now, or join the fetch in flight; resolves `true` when a key set was installed. */
   refresh(): Promise<boolean>;
   close(): void;
@@ -82,11 +80,12 @@ export function usableKeys(body: unknown): JWK[] {
 
 export function createJwksCache(opts: JwksCacheOptions): JwksCache {
   const { issuer, log, minTtl, maxTtl, cooldown } = opts;
-  let local: LocalJWKSet | undefined;
+  let keys: JWK[] | undefined;
+  /** imported keys by JWK and alg; a replaced set's entries go with its JWK objects */
+  const imported = new WeakMap<JWK, Map<string, Promise<CryptoKey>>>();
   let inFlight: Promise<boolean> | undefined;
   let lastAttempt = Number.NEGATIVE_INFINITY;
   let failures = 0;
-  let fetches = 0;
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
 
@@ -102,8 +101,7 @@ export function createJwksCache(opts: JwksCacheOptions): JwksCache {
       const uri = await opts.jwksUri();
       const res = await fetchJson(uri, { dispatcher: opts.dispatcher, timeout: opts.timeout });
       if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
-      const keys = usableKeys(res.body);
-      local = createLocalJWKSet({ keys });
+      keys = usableKeys(res.body);
       const ttl = Math.min(maxTtl, Math.max(minTtl, maxAgeMs(res.headers['cache-control']) ?? minTtl));
       failures = 0;
       // Refresh a little before the TTL ends, so a request never finds the set expired.
@@ -117,7 +115,7 @@ export function createJwksCache(opts: JwksCacheOptions): JwksCache {
       const base = Math.max(1000, cooldown);
       schedule(Math.min(base * 2 ** Math.min(failures - 1, 16), Math.max(base, minTtl)));
       log.warn(
-        { issuer, reason: (err as Error).message ?? String(err), kept_last_good: local !== undefined },
+        { issuer, reason: (err as Error).message ?? String(err), kept_last_good: keys !== undefined },
         'JWKS refresh failed',
       );
       opts.onRefresh?.('error');
@@ -128,7 +126,6 @@ export function createJwksCache(opts: JwksCacheOptions): JwksCache {
   function refresh(): Promise<boolean> {
     if (inFlight) return inFlight;
     lastAttempt = Date.now();
-    fetches++;
     inFlight = load().finally(() => {
       inFlight = undefined;
     });
@@ -145,26 +142,39 @@ export function createJwksCache(opts: JwksCacheOptions): JwksCache {
     return refresh();
   }
 
+  /** The CryptoKey of `jwk` for `alg`, imported once; a failed import is retried next time. */
+  function importKey(jwk: JWK, alg: string): Promise<CryptoKey> {
+    let byAlg = imported.get(jwk);
+    if (byAlg === undefined) {
+      byAlg = new Map();
+      imported.set(jwk, byAlg);
+    }
+    let key = byAlg.get(alg);
+    if (key === undefined) {
+      key = (importJWK(jwk, alg) as Promise<CryptoKey>).catch((err: unknown) => {
+        byAlg.delete(alg);
+        throw err;
+      });
+      byAlg.set(alg, key);
+    }
+    return key;
+  }
+
   return {
     get loaded() {
-      return local !== undefined;
+      return keys !== undefined;
     },
-    get fetches() {
-      return fetches;
-    },
-    async getKey(header, token) {
-      if (local === undefined) {
+    async getKey(header) {
+      if (keys === undefined) {
         await refetchForRequest();
-        if (local === undefined) throw tokenError('jwks_unavailable', `no keys loaded for ${issuer}`);
+        if (keys === undefined) throw tokenError('jwks_unavailable', `no keys loaded for ${issuer}`);
       }
-      try {
-        return await local(header, token);
-      } catch (err) {
-        if (!(err instanceof errors.JWKSNoMatchingKey)) throw err;
-        // A new kid may be a rotation at the IdP: look once (per cooldown), then decide.
-        if (!(await refetchForRequest())) throw err;
-        return local(header, token);
-      }
+      let jwk = selectKey(keys, header);
+      // A new kid may be a rotation at the IdP: look once (per cooldown), then decide.
+      if (jwk === undefined && (await refetchForRequest())) jwk = selectKey(keys, header);
+      if (jwk === undefined)
+        throw tokenError('unknown_kid', 'no key of the JWK Set fits the token\'s "kid" and "alg"');
+      return importKey(jwk, header.alg as string);
     },
     refresh,
     close() {

@@ -37,8 +37,9 @@ function claimCode(claim: string, reason: string): ReasonCode {
 
 /**
  * Translate anything `jwtVerify` (or our key resolver) threw. A `GatehouseError` passes
- * through; an unrecognised error becomes `token_malformed`, never a 500: a token is hostile
- * input and whatever it provokes is the token's fault.
+ * through (the key resolver's `unknown_kid` and `jwks_unavailable`); an unrecognised error
+ * becomes `token_malformed`, never a 500: a token is hostile input and whatever it provokes is
+ * the token's fault.
  */
 export function fromJoseError(err: unknown): GatehouseError {
   if (err instanceof GatehouseError) return err;
@@ -55,15 +56,9 @@ export function fromJoseError(err: unknown): GatehouseError {
     switch (err.code) {
       case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED':
         return tokenError('bad_signature', undefined, err);
-      case 'ERR_JWKS_NO_MATCHING_KEY':
-        return tokenError('unknown_kid', undefined, err);
       case 'ERR_JOSE_ALG_NOT_ALLOWED':
       case 'ERR_JOSE_NOT_SUPPORTED':
         return tokenError('alg_not_allowed', undefined, err);
-      case 'ERR_JWKS_INVALID':
-      case 'ERR_JWKS_TIMEOUT':
-      case 'ERR_JWK_INVALID':
-        return tokenError('jwks_unavailable', undefined, err);
       default:
         // ERR_JWS_INVALID, ERR_JWT_INVALID and anything newer
         return tokenError('token_malformed', undefined, err);

@@ -8,6 +8,16 @@ import { LruCache } from '../util/lru.ts';
 import type { VerifiedToken } from './bearer-verifier.ts';
 import { tokenError } from './token-errors.ts';
 
+/** When a cached token counts as valid, beyond its `exp`. */
+export interface CacheWindow {
+  /** `nbf`, epoch s */
+  readonly notBefore: number | undefined;
+  /** the issuer's clock skew, s */
+  readonly skew: number;
+  /** epoch ms: forget it by then (an introspection answer's `cache_ttl`), capped at `exp` */
+  readonly until?: number;
+}
+
 interface Entry {
   readonly token: VerifiedToken;
   /** epoch s, or undefined */
@@ -53,7 +63,7 @@ export class VerifiedTokenCache {
   }
 
   /** Remember a verified token until `until` (epoch ms), at most its `exp`. */
-  set(token: VerifiedToken, opts: { notBefore: number | undefined; skew: number; until?: number }): void {
+  set(token: VerifiedToken, opts: CacheWindow): void {
     const expMs = token.expiresAt * 1000;
     const until = opts.until === undefined ? expMs : Math.min(opts.until, expMs);
     this.#lru.set(token.cacheKey, { token, notBefore: opts.notBefore, skew: opts.skew }, until);

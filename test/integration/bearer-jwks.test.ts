@@ -7,6 +7,7 @@ import { type DevIdp, generateIdpKeys, startDevIdp } from '../../src/demo/dev-id
 import { silentLog } from '../../src/observe/logger.ts';
 import { createBearerVerifier } from '../../src/tokens/bearer-verifier.ts';
 import { createOutboundDispatcher } from '../../src/util/outbound.ts';
+import { startJwksServer } from '../helpers/jwks-server.ts';
 import {
   claims,
   issuerConfig,
@@ -239,5 +240,94 @@ describe('JWKS endpoint misbehaviour (local server)', () => {
     await verifier.start();
     await waitFor(() => (server.hits.get('/clamped') ?? 0) >= 2, 4000);
     assert.equal(server.hits.get('/floored'), 1);
+  });
+});
+
+describe('a token without kid (OpenID Connect Core §10.1)', () => {
+  let dispatcher: Dispatcher;
+  let jwks: Awaited<ReturnType<typeof startJwksServer>>;
+  /** private ES256 keys k1 and k2, and an RS256 key r1 */
+  let k1: JWK;
+  let k2: JWK;
+  let r1: JWK;
+
+  const privateKey = async (alg: 'ES256' | 'RS256', kid: string): Promise<JWK> => {
+    const pair = await generateKeyPair(alg, { extractable: true });
+    return { ...(await exportJWK(pair.privateKey)), alg, kid, use: 'sig' };
+  };
+  const publicOnly = ({ d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...rest }: JWK): JWK => rest;
+
+  before(async () => {
+    dispatcher = createOutboundDispatcher({ timeoutMs: 1000 });
+    [k1, k2, r1] = await Promise.all([
+      privateKey('ES256', 'k1'),
+      privateKey('ES256', 'k2'),
+      privateKey('RS256', 'r1'),
+    ]);
+    jwks = await startJwksServer([]);
+  });
+  after(async () => {
+    await jwks.close();
+    await dispatcher.close();
+  });
+
+  /**
+   * A verifier over the JWKS server publishing `keys`, loaded. The 1 ms cooldown lets any
+   * request refetch, so a count of fetches shows what the key rule itself asked for.
+   */
+  async function verifierFor(keys: JWK[]) {
+    jwks.setKeys(keys.map(publicOnly));
+    const verifier = createBearerVerifier({
+      issuers: [
+        issuerConfig({
+          issuer: jwks.issuer,
+          jwks_uri: jwks.url,
+          algorithms: ['ES256', 'RS256'],
+          jwks: { cooldown: '1ms' },
+        }),
+      ],
+      cacheSize: 100,
+      dispatcher,
+      log: silentLog,
+    });
+    after(() => verifier.close());
+    await verifier.start();
+    return verifier;
+  }
+
+  it('is refused with unknown_kid while several keys fit its alg, without a refetch', async () => {
+    const verifier = await verifierFor([k1, k2, r1]);
+    const fetches = jwks.hits();
+    await new Promise((r) => setTimeout(r, 5));
+    const kidless = await signJwt(k1, claims(jwks.issuer), { kid: undefined });
+    await assert.rejects(verifier.verify(kidless), {
+      name: 'GatehouseError',
+      code: 'unknown_kid',
+      message: 'the token has no "kid" and 2 keys of the JWK Set fit its "alg"',
+    });
+    assert.equal(jwks.hits(), fetches, 'another fetch cannot make the choice unambiguous');
+    // the same key, named: accepted
+    assert.equal((await verifier.verify(await signJwt(k1, claims(jwks.issuer)))).issuer, jwks.issuer);
+  });
+
+  it('is accepted while exactly one key fits its alg', async () => {
+    const verifier = await verifierFor([k1, r1]);
+    const kidless = await signJwt(k1, claims(jwks.issuer), { kid: undefined });
+    assert.equal((await verifier.verify(kidless)).claims.sub, 'machine');
+    const rsKidless = await signJwt(r1, claims(jwks.issuer), { kid: undefined });
+    assert.equal((await verifier.verify(rsKidless)).claims.sub, 'machine');
+  });
+
+  it('a kid named by no key is still unknown_kid, after one refetch', async () => {
+    const verifier = await verifierFor([k1]);
+    const fetches = jwks.hits();
+    await new Promise((r) => setTimeout(r, 5));
+    const named = await signJwt({ ...k2, kid: 'k-unknown' }, claims(jwks.issuer));
+    await assert.rejects(verifier.verify(named), {
+      name: 'GatehouseError',
+      code: 'unknown_kid',
+      message: 'no key of the JWK Set fits the token\'s "kid" and "alg"',
+    });
+    assert.equal(jwks.hits(), fetches + 1, 'a kid not yet published may be a rotation: one refetch');
   });
 });

@@ -12,6 +12,7 @@ import * as oauth from 'oauth4webapi';
 import { oidcProviders } from '../../../src/config/providers.ts';
 import { configSchema } from '../../../src/config/schema.ts';
 import { generateIdpKeys } from '../../../src/demo/dev-idp.ts';
+import type { GatehouseError } from '../../../src/errors.ts';
 import { silentLog } from '../../../src/observe/logger.ts';
 import { exchangeCode } from '../../../src/oidc/code-exchange.ts';
 import { createOidcClient, type OidcClient } from '../../../src/oidc/oidc-client.ts';
@@ -23,12 +24,17 @@ describe('exchangeCode: reason codes for every failure', () => {
   let keys: JWK[];
   let otherKeys: JWK[];
   let client: OidcClient;
+  let oidc: ReturnType<typeof oidcProviders>[number];
+  /** private keys whose public halves the JWKS endpoint serves; `keys` unless a test says */
+  let published: JWK[];
+  let jwksStatus = 200;
   const dispatcher = createOutboundDispatcher({ timeoutMs: 2000 });
   let reply: { status: number; body: string; type?: string } = { status: 500, body: '' };
 
   before(async () => {
     keys = await generateIdpKeys();
     otherKeys = await generateIdpKeys();
+    published = keys;
     server = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
       if (path === '/.well-known/openid-configuration') {
@@ -42,8 +48,8 @@ describe('exchangeCode: reason codes for every failure', () => {
           }),
         );
       } else if (path === '/jwks') {
-        const pub = keys.map(({ d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...rest }) => rest);
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: pub }));
+        const pub = published.map(({ d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...rest }) => rest);
+        res.writeHead(jwksStatus, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: pub }));
       } else if (path === '/token') {
         req.resume();
         res.writeHead(reply.status, { 'content-type': reply.type ?? 'application/json' }).end(reply.body);
@@ -53,7 +59,7 @@ describe('exchangeCode: reason codes for every failure', () => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const oidc = oidcProviders(
+    oidc = oidcProviders(
       configSchema.parse({
         oidc: { issuer, client_id: 'gatehouse', client_secret: 's', id_token_algorithms: ['RS256'] },
         routes: [{ name: 'r', upstream: 'http://127.0.0.1:1', policy: 'public' }],
@@ -71,15 +77,17 @@ describe('exchangeCode: reason codes for every failure', () => {
   });
   beforeEach(() => {
     reply = { status: 500, body: '' };
+    published = keys;
+    jwksStatus = 200;
   });
 
   async function idToken(
     claims: Record<string, unknown>,
-    opts: { alg?: 'RS256' | 'ES256'; keySet?: JWK[] } = {},
+    opts: { alg?: 'RS256' | 'ES256'; keySet?: JWK[]; withoutKid?: boolean } = {},
   ) {
     const alg = opts.alg ?? 'RS256';
     const jwk = (opts.keySet ?? keys).find((k) => k.alg === alg)!;
-    const kid = keys.find((k) => k.alg === alg)!.kid!;
+    const kid = opts.withoutKid ? undefined : keys.find((k) => k.alg === alg)!.kid!;
     const now = Math.floor(Date.now() / 1000);
     const payload = {
       iss: issuer,
@@ -100,18 +108,13 @@ describe('exchangeCode: reason codes for every failure', () => {
     };
   }
 
-  const run = (as = client.as!) =>
-    exchangeCode(
-      client,
-      as,
-      oauth.validateAuthResponse(as, client.client, new URLSearchParams({ code: 'c' })),
-      {
-        redirectUri: 'http://127.0.0.1/cb',
-        verifier: 'v'.repeat(43),
-        nonce: 'n-1',
-        userinfo: false,
-      },
-    );
+  const run = (as = client.as!, c = client) =>
+    exchangeCode(c, as, oauth.validateAuthResponse(as, c.client, new URLSearchParams({ code: 'c' })), {
+      redirectUri: 'http://127.0.0.1/cb',
+      verifier: 'v'.repeat(43),
+      nonce: 'n-1',
+      userinfo: false,
+    });
 
   it('accepts a well-formed, correctly signed ID token', async () => {
     tokens(await idToken({ email: 'alice@example.com' }));
@@ -185,6 +188,54 @@ describe('exchangeCode: reason codes for every failure', () => {
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
     await assert.rejects(run({ ...client.as!, token_endpoint: `http://127.0.0.1:${port}/token` }), {
+      code: 'idp_unavailable',
+    });
+  });
+  /** A client of its own, so its key set is fetched from `keys` (the shared one keeps its own). */
+  async function clientPublishing(keySet: JWK[]): Promise<OidcClient> {
+    published = keySet;
+    const fresh = createOidcClient({ oidc, dispatcher, log: silentLog });
+    after(() => fresh.close());
+    fresh.start();
+    await fresh.whenReady();
+    return fresh;
+  }
+  const rs256 = (set: JWK[]) => set.find((k) => k.alg === 'RS256')!;
+
+  it('an ID token without kid while the JWKS holds two RS256 keys → unknown_kid', async () => {
+    const fresh = await clientPublishing([...keys, rs256(otherKeys)]);
+    tokens(await idToken({}, { withoutKid: true }));
+    await assert.rejects(run(fresh.as!, fresh), (err: GatehouseError) => {
+      assert.equal(err.name, 'GatehouseError');
+      assert.equal(err.code, 'unknown_kid');
+      assert.equal(err.message, 'ID token signature check failed: unknown_kid');
+      assert.deepEqual(err.cause, {
+        name: 'GatehouseError',
+        code: 'unknown_kid',
+        message: 'the token has no "kid" and 2 keys of the JWK Set fit its "alg"',
+      });
+      return true;
+    });
+  });
+
+  it('an ID token without kid while one RS256 key is published is accepted', async () => {
+    const fresh = await clientPublishing(keys);
+    tokens(await idToken({}, { withoutKid: true }));
+    assert.equal((await run(fresh.as!, fresh)).claims.sub, 'alice');
+  });
+
+  it('an ID token whose kid the JWKS does not hold → unknown_kid', async () => {
+    const fresh = await clientPublishing(otherKeys);
+    tokens(await idToken({}));
+    await assert.rejects(run(fresh.as!, fresh), { name: 'GatehouseError', code: 'unknown_kid' });
+  });
+
+  it('an IdP whose JWKS cannot be loaded → idp_unavailable', async () => {
+    const fresh = await clientPublishing(keys);
+    jwksStatus = 503;
+    tokens(await idToken({}));
+    await assert.rejects(run(fresh.as!, fresh), {
+      name: 'GatehouseError',
       code: 'idp_unavailable',
     });
   });
