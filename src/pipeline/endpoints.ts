@@ -5,8 +5,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ReasonCode } from '../errors.ts';
-import { sendError } from '../http/send-error.ts';
 import { serveAuthRequest } from './auth-request.ts';
+import { API_STYLE, respond } from './respond.ts';
 import type { Runtime } from './runtime.ts';
 import type { Scope } from './scope.ts';
 import { serveSignIn } from './sign-in.ts';
@@ -53,7 +53,7 @@ export async function serveEndpoint(
       scope.outcome = { decision: 'allow', reason: 'public_route', status: 200 };
       return;
     case 'sign_in': // oauth2-proxy's name: a redirect to start, so its nginx configs work unchanged
-      if (!rt.login) answer(req, res, scope, 'login_not_configured');
+      if (!rt.login) answer(req, res, scope, rt, 'login_not_configured');
       else serveSignIn(req, res, scope, rt);
       return;
     case 'start':
@@ -61,7 +61,7 @@ export async function serveEndpoint(
     case 'sign_out':
     case 'backchannel_logout': {
       if (!rt.login) {
-        answer(req, res, scope, 'login_not_configured');
+        answer(req, res, scope, rt, 'login_not_configured');
         return;
       }
       const ctx = {
@@ -93,7 +93,7 @@ export async function serveEndpoint(
       return;
     }
     default:
-      answer(req, res, scope, 'route_not_found');
+      answer(req, res, scope, rt, 'route_not_found');
       return;
   }
 }
@@ -108,7 +108,13 @@ function callbackProvider(rt: Runtime, named: string | undefined): string {
   return rt.oidcClients.size === 1 ? rt.oidcClients.keys().next().value! : 'unknown';
 }
 
-function answer(req: IncomingMessage, res: ServerResponse, scope: Scope, code: ReasonCode): void {
-  scope.outcome = { decision: 'error', reason: code };
-  sendError(req, res, code, { requestId: scope.requestId });
+/** An endpoint that cannot serve here: answered like any error verdict. */
+function answer(
+  req: IncomingMessage,
+  res: ServerResponse,
+  scope: Scope,
+  rt: Runtime,
+  code: ReasonCode,
+): void {
+  respond(req, res, scope, { outcome: 'error', reason: code }, rt, API_STYLE);
 }

@@ -31,13 +31,6 @@ export function parseCookieHeader(header: string | undefined): Array<[name: stri
   return out;
 }
 
-/** The first value of each name, as most servers read it; later duplicates are ignored. */
-export function cookieMap(header: string | undefined): Map<string, string> {
-  const map = new Map<string, string>();
-  for (const [name, value] of parseCookieHeader(header)) if (!map.has(name)) map.set(name, value);
-  return map;
-}
-
 export interface CookieAttributes {
   path: string;
   /** seconds; 0 deletes */
