@@ -84,11 +84,6 @@ export const REASONS = {
 
 export type ReasonCode = keyof typeof REASONS;
 
-/** HTTP status for a reason code. */
-export function statusOf(code: ReasonCode): number {
-  return REASONS[code].status;
-}
-
 /**
  * A failure with a stable reason code, raised by any stage. `cause` holds evidence for logs
  * (never a secret); `message` is for operators, `REASONS[code].detail` is for clients.
