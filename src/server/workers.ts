@@ -18,34 +18,15 @@
  * cardinality is N, not the number of restarts.
  * @see https://nodejs.org/api/cluster.html#how-it-works
  */
-import cluster, { type Worker } from 'node:cluster';
-import { createServer, type Server } from 'node:http';
+import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { AggregatorRegistry, Registry } from 'prom-client';
 import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { ConfigError } from '../errors.ts';
-import { createLogger, type Log } from '../observe/logger.ts';
-import { serveAdmin, splitListen } from './admin.ts';
+import { createLogger } from '../observe/logger.ts';
+import { isReadyz, type ReadyzMessage, runPrimary, SLOT_ENV } from './cluster-primary.ts';
 import type { Gatehouse, StartOptions } from './gatehouse.ts';
-
-const SLOT_ENV = 'GATEHOUSE_WORKER_SLOT';
-const BACKOFF_MIN_MS = 250;
-const BACKOFF_MAX_MS = 30_000;
-/** a worker that ran this long has its slot's backoff reset */
-const HEALTHY_AFTER_MS = 60_000;
-/** how long /readyz waits for a worker's answer */
-const READY_TIMEOUT_MS = 2_000;
-
-interface ReadyzMessage {
-  gatehouse: 'readyz';
-  id: number;
-  ready?: boolean;
-}
-
-function isReadyz(msg: unknown): msg is ReadyzMessage {
-  return typeof msg === 'object' && msg !== null && (msg as { gatehouse?: unknown }).gatehouse === 'readyz';
-}
 
 export function workerCount(setting: Config['server']['workers']): number {
   return setting === 'auto' ? availableParallelism() : setting;
@@ -115,138 +96,4 @@ export function attachWorker(gh: Gatehouse): Gatehouse {
       }
     },
   };
-}
-
-function runPrimary(config: Config, n: number, log: Log): Promise<number> {
-  const slots = new Map<Worker, { slot: number; startedAt: number }>();
-  const backoff = new Array<number>(n).fill(0);
-  const timers = new Set<NodeJS.Timeout>();
-  const codes: number[] = [];
-  let started = 0;
-  let startupDone = false;
-  let stopping = false;
-  let nextId = 1;
-  const pending = new Map<number, (ready: boolean) => void>();
-  const aggregator = new AggregatorRegistry();
-
-  const fork = (slot: number) => {
-    const worker = cluster.fork({ [SLOT_ENV]: String(slot) });
-    slots.set(worker, { slot, startedAt: Date.now() });
-    worker.on('message', (msg: unknown) => {
-      if (isReadyz(msg) && msg.ready !== undefined) pending.get(msg.id)?.(msg.ready);
-    });
-    // An IPC write to a worker that is exiting fails with EPIPE: the worker's 'exit' handling
-    // deals with the worker; the supervisor itself must never crash on it.
-    worker.on('error', (err) => log.warn({ err, slot }, 'worker IPC error'));
-  };
-
-  return new Promise<number>((resolve) => {
-    let admin: Server | undefined;
-    const finish = (code: number) => {
-      for (const t of timers) clearTimeout(t);
-      const done = () => resolve(code);
-      if (admin?.listening) {
-        admin.close(done);
-        admin.closeAllConnections();
-      } else done();
-    };
-
-    const stop = (signal: NodeJS.Signals, exitCode?: number) => {
-      if (stopping) return;
-      stopping = true;
-      if (exitCode !== undefined) codes.push(exitCode);
-      log.info({ signal, workers: slots.size }, 'stopping: draining every worker');
-      for (const t of timers) clearTimeout(t);
-      timers.clear();
-      if (slots.size === 0) return finish(exitCode ?? 0);
-      for (const w of slots.keys()) w.process.kill('SIGTERM');
-      // Workers drain within shutdown_grace; one that hangs beyond it is killed (and counts as a failure).
-      const killer = setTimeout(() => {
-        for (const w of slots.keys()) w.process.kill('SIGKILL');
-      }, config.server.shutdown_grace + 5_000);
-      killer.unref();
-      timers.add(killer);
-    };
-
-    cluster.on('listening', (worker) => {
-      if (startupDone || !slots.has(worker)) return;
-      if (++started === n) {
-        startupDone = true;
-        log.info({ workers: n }, 'all workers listening');
-      }
-    });
-
-    cluster.on('exit', (worker, code, signal) => {
-      const info = slots.get(worker);
-      if (!info) return;
-      slots.delete(worker);
-      if (stopping) {
-        codes.push(code ?? 1);
-        if (slots.size === 0) finish(codes.every((c) => c === 0) ? 0 : 1);
-        return;
-      }
-      if (!startupDone) {
-        log.error({ worker: info.slot, exit_code: code, signal }, 'a worker failed to start: stopping');
-        return stop('SIGTERM', 1);
-      }
-      const healthy = Date.now() - info.startedAt >= HEALTHY_AFTER_MS;
-      backoff[info.slot] = healthy ? 0 : (backoff[info.slot] ?? 0) + 1;
-      const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.max(0, backoff[info.slot]! - 1));
-      log.error(
-        { worker: info.slot, exit_code: code, signal, restart_in_ms: delay },
-        'worker died: restarting',
-      );
-      const t = setTimeout(() => {
-        timers.delete(t);
-        if (!stopping) fork(info.slot);
-      }, delay);
-      timers.add(t);
-    });
-
-    process.on('SIGHUP', () => {
-      log.info({ workers: slots.size }, 'SIGHUP: reloading every worker');
-      for (const w of slots.keys()) w.process.kill('SIGHUP');
-    });
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-
-    const askReady = (w: Worker) =>
-      new Promise<boolean>((done) => {
-        const id = nextId++;
-        const timer = setTimeout(() => settle(false), READY_TIMEOUT_MS);
-        const settle = (ready: boolean) => {
-          clearTimeout(timer);
-          pending.delete(id);
-          done(ready);
-        };
-        pending.set(id, settle);
-        if (!w.isConnected()) return settle(false);
-        w.send({ gatehouse: 'readyz', id } satisfies ReadyzMessage, undefined, (err) => {
-          if (err) settle(false);
-        });
-      });
-
-    admin = createServer((req, res) => {
-      serveAdmin(req, res, {
-        metrics: () => aggregator.clusterMetrics(),
-        contentType: aggregator.contentType,
-        ready: async () => {
-          if (stopping) return 'draining';
-          if (slots.size < n) return `not ready: ${slots.size} of ${n} workers up`;
-          const answers = await Promise.all([...slots.keys()].map(askReady));
-          return answers.every(Boolean) ? 'ready' : 'not ready: waiting for IdP discovery or signing keys';
-        },
-        log,
-      }).catch(() => res.destroy());
-    });
-    const { host, port } = splitListen(config.admin.listen);
-    admin.once('error', (err) => {
-      log.error({ err, listen: config.admin.listen }, 'admin listener failed');
-      stop('SIGTERM', 1);
-    });
-    admin.listen({ host, port }, () => {
-      log.info({ admin: config.admin.listen, workers: n }, 'gatehouse primary: starting workers');
-      for (let slot = 0; slot < n; slot++) fork(slot);
-    });
-  });
 }
