@@ -31,10 +31,13 @@ export interface AuditEntry {
 
 export interface AuditLog {
   write(entry: AuditEntry): void;
-  /** write out what is buffered, now (tests) */
-  flush(): void;
-  /** flush and release the output (shutdown) */
-  close(): void;
+  /**
+   * Hand what is gathered to the output and resolve once every line handed over so far is
+   * written, in order (tests read the file after it; shutdown waits for it).
+   */
+  flush(): Promise<void>;
+  /** flush and release the output (shutdown); resolves once the lines are written */
+  close(): Promise<void>;
 }
 
 /**
@@ -77,21 +80,33 @@ export function createAuditLog(output: string): AuditLog {
     : pino.destination({ ...common, fd: output === 'stdout' ? 1 : 2 });
   const isoTime = createIsoClock();
   let pending = '';
+  // Writes are asynchronous and sonic-boom emits 'drain' once everything handed to it is
+  // written. Its `flushSync` is no barrier: with a write in flight it writes the later buffers
+  // first, so the file showed a later line without an earlier one (the websocket audit race).
+  let inFlight = false;
+  let waiters: (() => void)[] = [];
+  const settle = () => {
+    inFlight = false;
+    const done = waiters;
+    waiters = [];
+    for (const w of done) w();
+  };
+  destination.on('drain', settle);
+  // An output that fails (a full disk, a closed pipe) must not leave a shutdown waiting forever.
+  destination.on('error', settle);
   const drain = () => {
     if (pending === '') return;
     const batch = pending;
     pending = '';
+    inFlight = true;
     destination.write(batch);
   };
   const timer = setInterval(drain, FLUSH_EVERY_MS);
   timer.unref();
   const flush = () => {
     drain();
-    try {
-      destination.flushSync();
-    } catch {
-      // not open yet (sonic-boom opens files asynchronously): nothing is lost, it writes on open
-    }
+    if (!inFlight) return Promise.resolve();
+    return new Promise<void>((resolve) => waiters.push(resolve));
   };
   return {
     write(entry) {
@@ -100,9 +115,9 @@ export function createAuditLog(output: string): AuditLog {
       if (pending.length >= BATCH_CHARS) drain();
     },
     flush,
-    close() {
+    async close() {
       clearInterval(timer);
-      flush();
+      await flush();
       // A file is ours to close; stdout/stderr stay open for the rest of the process.
       if (file) destination.end();
     },

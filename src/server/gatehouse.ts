@@ -172,7 +172,7 @@ class GatehouseProcess implements Gatehouse {
     const { proxy, store, audit, dispatcher } = this.#shared;
     proxy.close();
     await store.close();
-    audit.close();
+    await audit.close();
     await (dispatcher as { close?: () => Promise<void> }).close?.();
   }
 

@@ -5,8 +5,9 @@
  */
 import { request } from 'undici';
 import { type DevIdp, startDevIdp } from '../../src/demo/dev-idp.ts';
+import { idpBearer, route, testConfig } from './config.ts';
 import type { CookieJar } from './cookie-jar.ts';
-import { freePort, startTestGatehouse, type TestGatehouse, waitFor } from './gatehouse.ts';
+import { freePort, startTestGatehouse, type TestGatehouse } from './gatehouse.ts';
 import { type EchoUpstream, startEchoUpstream } from './upstream.ts';
 
 export const PREFIX = '/.gatehouse';
@@ -81,61 +82,47 @@ export async function startMultiIdpWorld(opts: { accessTokenTtl?: number } = {})
   });
   let gh: TestGatehouse;
   try {
+    const scopes = ['openid', 'profile', 'email', 'groups', 'offline_access'];
     gh = await startTestGatehouse(
-      `
-server:
-  public_url: http://127.0.0.1:{{PORT}}
-oidc:
-  - name: corp
-    display_name: ${CORP_LABEL}
-    issuer: ${corp.issuer}
-    client_id: ${corp.clientId}
-    client_secret: ${corp.clientSecret}
-    scopes: [openid, profile, email, groups, offline_access]
-    claims_mapper: keycloak
-    roles:
-      map: { gh-admin: admin }
-  - name: partners
-    issuer: ${partners.issuer}
-    client_id: ${partners.clientId}
-    client_secret: ${partners.clientSecret}
-    scopes: [openid, profile, email, groups, offline_access]
-    claims_mapper: cognito
-    roles:
-      map: { partner-admins: admin }
-session:
-  secrets: [multi-idp-cookie-secret-0123456789abcdefghijkl]
-bearer:
-  - issuer: ${corp.issuer}
-    audiences: ["${corp.resource}"]
-  - issuer: ${partners.issuer}
-    audiences: ["${partners.resource}"]
-routes:
-  - name: corp-only
-    match: { path: /corp }
-    upstream: ${upstream.url}
-    providers: [corp]
-    policy: { allow: [ { authenticated: true } ] }
-  - name: admin
-    match: { path: /admin }
-    upstream: ${upstream.url}
-    policy: { allow: [ { roles: [admin] } ] }
-  - name: partner-area
-    match: { path: /partner }
-    upstream: ${upstream.url}
-    policy: { allow: [ { providers: [partners] } ] }
-  - name: app
-    match: { path: / }
-    upstream: ${upstream.url}
-    policy: { allow: [ { authenticated: true } ] }
-`,
+      testConfig({
+        oidc: [
+          {
+            name: 'corp',
+            display_name: CORP_LABEL,
+            issuer: corp.issuer,
+            client_id: corp.clientId,
+            client_secret: corp.clientSecret,
+            scopes,
+            claims_mapper: 'keycloak',
+            roles: { map: { 'gh-admin': 'admin' } },
+          },
+          {
+            name: 'partners',
+            issuer: partners.issuer,
+            client_id: partners.clientId,
+            client_secret: partners.clientSecret,
+            scopes,
+            claims_mapper: 'cognito',
+            roles: { map: { 'partner-admins': 'admin' } },
+          },
+        ],
+        bearer: [idpBearer(corp), idpBearer(partners)],
+        routes: [
+          route('corp-only', '/corp', upstream.url, { providers: ['corp'] }),
+          route('admin', '/admin', upstream.url, { policy: { allow: [{ roles: ['admin'] }] } }),
+          route('partner-area', '/partner', upstream.url, {
+            policy: { allow: [{ providers: ['partners'] }] },
+          }),
+          route('app', '/', upstream.url),
+        ],
+      }),
       { port },
     );
   } catch (err) {
     await Promise.all([corp.close(), partners.close(), upstream.close()]);
     throw err;
   }
-  await waitFor(async () => (await request(`${gh.adminUrl}/readyz`)).statusCode === 200, 15_000, 'readiness');
+  await gh.ready(15_000);
   return {
     corp,
     partners,

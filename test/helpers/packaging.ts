@@ -3,7 +3,6 @@
  * "tool is missing" policy, and process/port utilities. No container engine, helm or network.
  */
 import { spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -252,18 +251,7 @@ export function isIgnored(rules: IgnoreRule[], relPath: string): boolean {
 // ---------------------------------------------------------------------------------------------
 // Processes and ports
 
-/** A port that was free a moment ago on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from './ports.ts';
 
 /** Poll `url` until it answers 200, or throw after `timeoutMs`. Returns the body. */
 export async function waitFor200(url: string, timeoutMs: number, isAlive: () => boolean): Promise<string> {

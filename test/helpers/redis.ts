@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './gatehouse.ts';
+import { freePort } from './ports.ts';
 
 export const REDIS_SERVER = '/usr/bin/redis-server';
 

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { Agent, request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import { route, testConfig } from '../helpers/config.ts';
 import { startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.ts';
 import { startJwksServer } from '../helpers/jwks-server.ts';
 
@@ -14,22 +15,16 @@ describe('/auth answers to a trusted proxy', () => {
   let jwks: Awaited<ReturnType<typeof startJwksServer>>;
   before(async () => {
     jwks = await startJwksServer([]);
-    gh = await startTestGatehouse(`
-server:
-  trusted_proxies: [127.0.0.1/32]
-bearer:
-  - issuer: ${jwks.issuer}
-    audiences: [api://x]
-    jwks_uri: ${jwks.url}
-routes:
-  - name: public
-    match: { path: /public }
-    upstream: http://127.0.0.1:9
-    policy: public
-  - name: app
-    upstream: http://127.0.0.1:9
-    policy: { allow: [ { authenticated: true } ] }
-`);
+    gh = await startTestGatehouse(
+      testConfig({
+        server: { trusted_proxies: ['127.0.0.1/32'] },
+        bearer: [{ issuer: jwks.issuer, audiences: ['api://x'], jwks_uri: jwks.url }],
+        routes: [
+          route('public', '/public', 'http://127.0.0.1:9', { policy: 'public' }),
+          route('app', undefined, 'http://127.0.0.1:9'),
+        ],
+      }),
+    );
   });
   after(async () => {
     await gh?.close();

@@ -9,6 +9,7 @@ import type { Browser } from 'playwright-core';
 import { startDemoUpstream } from '../../src/demo/demo-upstream.ts';
 import { type DevIdp, startDevIdp } from '../../src/demo/dev-idp.ts';
 import { chromiumSkip, launchChromium } from '../helpers/browser.ts';
+import { route, testConfig } from '../helpers/config.ts';
 import { freePort, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.ts';
 
 describe('browser login', {
@@ -24,25 +25,11 @@ describe('browser login', {
     upstream = await startDemoUpstream();
     idp = await startDevIdp({ redirectUris: [`http://127.0.0.1:${port}/.gatehouse/callback`] });
     gh = await startTestGatehouse(
-      `
-server:
-  public_url: http://127.0.0.1:{{PORT}}
-oidc:
-  issuer: ${idp.issuer}
-  client_id: ${idp.clientId}
-  client_secret: ${idp.clientSecret}
-  scopes: [openid, profile, email, groups]
-session:
-  secrets: [browser-test-cookie-secret-0123456789abcdef]
-roles:
-  claims: [groups]
-  map: { admins: admin }
-routes:
-  - name: admin
-    match: { path: /admin }
-    upstream: ${upstream.url}
-    policy: { allow: [ { roles: [admin] } ] }
-`,
+      testConfig({
+        idp,
+        roles: { claims: ['groups'], map: { admins: 'admin' } },
+        routes: [route('admin', '/admin', upstream.url, { policy: { allow: [{ roles: ['admin'] }] } })],
+      }),
       { port },
     );
     browser = await launchChromium();

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { route, testConfig } from '../helpers/config.ts';
 import { startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.ts';
 import { rawRequest } from '../helpers/raw-http.ts';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.ts';
@@ -14,7 +15,7 @@ describe('CONNECT', () => {
   before(async () => {
     upstream = await startEchoUpstream();
     gh = await startTestGatehouse(
-      `routes:\n  - name: all\n    upstream: ${upstream.url}\n    policy: public\n`,
+      testConfig({ routes: [route('all', undefined, upstream.url, { policy: 'public' })] }),
     );
   });
   after(async () => {

@@ -5,10 +5,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, describe, it } from 'node:test';
-import { request } from 'undici';
 import { CookieJar } from '../helpers/cookie-jar.ts';
-import { freePort, waitFor } from '../helpers/gatehouse.ts';
+import { waitForReady } from '../helpers/gatehouse.ts';
 import { loginThroughIdp } from '../helpers/login-flow.ts';
+import { freePort } from '../helpers/ports.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 describe('gatehouse demo', () => {
   let child: ReturnType<typeof spawn> | undefined;
@@ -30,15 +31,14 @@ describe('gatehouse demo', () => {
       out += d.toString();
     });
     child.stderr!.resume();
-    await waitFor(() => out.includes('Open '), 20_000, 'the demo banner');
+    await waitFor(() => out.includes('Open '), { timeoutMs: 20_000, what: 'the demo banner' });
     assert.match(out, /GATEHOUSE DEMO – development only/);
     assert.match(out, new RegExp(`Open\\s+http://127\\.0\\.0\\.1:${port}/`));
     assert.match(out, /alice or bob/);
     const base = `http://127.0.0.1:${port}`;
-    await waitFor(
-      async () => (await request(`http://127.0.0.1:${adminPort}/readyz`)).statusCode === 200,
-      10_000,
-    );
+    await waitForReady(`http://127.0.0.1:${adminPort}`, {
+      gone: () => (child?.exitCode === null ? undefined : 'the demo exited'),
+    });
 
     const alice = new CookieJar();
     const a = await loginThroughIdp(`${base}/.gatehouse/start?rd=%2Fadmin`, 'alice', alice);

@@ -7,8 +7,10 @@ import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { request } from 'undici';
-import { freePort, startTestGatehouse, type TestGatehouse, waitFor } from '../helpers/gatehouse.ts';
+import { route, testConfig } from '../helpers/config.ts';
+import { freePort, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.ts';
 import { startJwksServer } from '../helpers/jwks-server.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 describe('config/examples/upstream-verify.mjs', () => {
   let gh: TestGatehouse;
@@ -40,20 +42,13 @@ describe('config/examples/upstream-verify.mjs', () => {
       },
     );
     gh = await startTestGatehouse(
-      `
-server:
-  public_url: ${publicUrl}
-bearer:
-  - issuer: ${jwks.issuer}
-    audiences: [api://example]
-    algorithms: [ES256]
-    jwks_uri: ${jwks.url}
-routes:
-  - name: app
-    upstream: http://127.0.0.1:${upstreamPort}
-    auth: [bearer]
-    policy: { allow: [ { authenticated: true } ] }
-`,
+      testConfig({
+        server: { public_url: publicUrl },
+        bearer: [
+          { issuer: jwks.issuer, audiences: ['api://example'], algorithms: ['ES256'], jwks_uri: jwks.url },
+        ],
+        routes: [route('app', undefined, `http://127.0.0.1:${upstreamPort}`, { auth: ['bearer'] })],
+      }),
       { port },
     );
     await waitFor(
@@ -66,8 +61,7 @@ routes:
           return false;
         }
       },
-      10_000,
-      'the example upstream',
+      { timeoutMs: 10_000, what: 'the example upstream' },
     );
   });
 

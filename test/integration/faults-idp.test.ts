@@ -6,11 +6,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type DevIdp, startDevIdp } from '../../src/demo/dev-idp.ts';
+import { route, testConfig } from '../helpers/config.ts';
 import { CookieJar } from '../helpers/cookie-jar.ts';
 import { get, metric, watchUnhandled } from '../helpers/faults.ts';
-import { freePort, startTestGatehouse, type TestGatehouse, waitFor } from '../helpers/gatehouse.ts';
+import { freePort, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.ts';
 import { loginThroughIdp } from '../helpers/login-flow.ts';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { machineToken } from './bearer-helpers.ts';
 
 const unhandled = watchUnhandled();
@@ -20,34 +22,28 @@ let idp: DevIdp | undefined;
 let idpPort: number;
 let port: number;
 
-const config = () => `
-server:
-  public_url: http://127.0.0.1:{{PORT}}
-oidc:
-  issuer: http://127.0.0.1:${idpPort}
-  client_id: gatehouse
-  client_secret: faults-client-secret-0123456789abcdef
-  scopes: [openid, profile, email, groups]
-  timeout: 1s
-session:
-  secrets: [faults-cookie-secret-0123456789abcdefghijk]
-bearer:
-  - issuer: http://127.0.0.1:${idpPort}
-    audiences: ["api://demo"]
-    algorithms: [ES256, RS256]
-    jwks: { min_ttl: 1s, cooldown: 1s, timeout: 500ms }
-routes:
-  - name: app
-    match: { path: / }
-    upstream: ${upstream.url}
-    auth: [session, bearer]
-    policy: { allow: [ { authenticated: true } ] }
-`;
+const CLIENT_SECRET = 'faults-client-secret-0123456789abcdef';
+
+/** The IdP's address is fixed before it runs: it starts (and stops) during the tests. */
+const config = () =>
+  testConfig({
+    idp: { issuer: `http://127.0.0.1:${idpPort}`, clientId: 'gatehouse', clientSecret: CLIENT_SECRET },
+    oidc: { timeout: '1s' },
+    bearer: [
+      {
+        issuer: `http://127.0.0.1:${idpPort}`,
+        audiences: ['api://demo'],
+        algorithms: ['ES256', 'RS256'],
+        jwks: { min_ttl: '1s', cooldown: '1s', timeout: '500ms' },
+      },
+    ],
+    routes: [route('app', '/', upstream.url, { auth: ['session', 'bearer'] })],
+  });
 
 const startIdp = () =>
   startDevIdp({
     port: idpPort,
-    clientSecret: 'faults-client-secret-0123456789abcdef',
+    clientSecret: CLIENT_SECRET,
     redirectUris: [`http://127.0.0.1:${port}/.gatehouse/callback`],
     keys: idpKeys,
   });
@@ -84,11 +80,10 @@ describe('IdP faults through the real server', () => {
     // a protected route while the IdP is down: a browser is still sent to log in, an API gets 401
     assert.equal((await get(`${gh.url}/app`, { accept: 'application/json' })).status, 401);
 
-    await waitFor(
-      () => gh.logs().filter((l) => l.msg === 'oidc discovery failed').length >= 2,
-      5000,
-      'discovery retries',
-    );
+    await waitFor(() => gh.logs().filter((l) => l.msg === 'oidc discovery failed').length >= 2, {
+      timeoutMs: 5000,
+      what: 'discovery retries',
+    });
     const failed = gh.logs().find((l) => l.msg === 'oidc discovery failed')!;
     assert.ok(failed.reason, 'the log line carries a reason');
     assert.ok(typeof failed.retry_in_ms === 'number');
@@ -99,8 +94,12 @@ describe('IdP faults through the real server', () => {
 
   it('issue-10 an endpoint that answers before its first await is audited with its real outcome', async () => {
     // the refused /start calls above answered synchronously; 'close' used to win the race
-    const starts = gh.audit().filter((a) => a.path === '/.gatehouse/start');
-    assert.ok(starts.length >= 2);
+    const startLines = () => gh.audit().filter((a) => a.path === '/.gatehouse/start');
+    await waitFor(() => startLines().length >= 2, {
+      timeoutMs: 3000,
+      what: 'the audit lines of both /start calls',
+    });
+    const starts = startLines();
     for (const a of starts)
       assert.deepEqual([a.decision, a.reason, a.status], ['error', 'idp_unavailable', 503]);
     assert.equal(
@@ -111,7 +110,7 @@ describe('IdP faults through the real server', () => {
 
   it('the IdP coming up on the same port: discovery completes, ready, logins work', async () => {
     idp = await startIdp();
-    await waitFor(async () => (await get(`${gh.adminUrl}/readyz`)).status === 200, 20_000, 'readiness');
+    await gh.ready(20_000);
     assert.ok(gh.logs().some((l) => l.msg === 'oidc discovery complete'));
     const after = await get(`${gh.url}/.gatehouse/start?rd=/x`);
     assert.equal(after.status, 302);
@@ -157,11 +156,10 @@ describe('IdP faults through the real server', () => {
       'a new token signed by a known key verifies without the IdP',
     );
     // JWKS refreshes fail in the background (min_ttl 1s) and the last good keys stay
-    await waitFor(
-      () => gh.logs().some((l) => l.msg === 'JWKS refresh failed' && l.kept_last_good === true),
-      5000,
-      'a failed background JWKS refresh',
-    );
+    await waitFor(() => gh.logs().some((l) => l.msg === 'JWKS refresh failed' && l.kept_last_good === true), {
+      timeoutMs: 5000,
+      what: 'a failed background JWKS refresh',
+    });
     assert.equal((await get(`${gh.url}/api`, { authorization: `Bearer ${token2}` })).status, 200);
 
     const cb = await get(callbackUrl, {

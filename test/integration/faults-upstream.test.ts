@@ -7,9 +7,11 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import { route, testConfig } from '../helpers/config.ts';
 import { get, metric, watchUnhandled } from '../helpers/faults.ts';
-import { startTestGatehouse, type TestGatehouse, waitFor } from '../helpers/gatehouse.ts';
+import { startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.ts';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const unhandled = watchUnhandled();
 let upstream: EchoUpstream;
@@ -20,18 +22,14 @@ const activeHandles = () =>
 
 before(async () => {
   upstream = await startEchoUpstream();
-  gh = await startTestGatehouse(`
-routes:
-  - name: echo
-    match: { path: /echo }
-    upstream: ${upstream.url}
-    policy: public
-  - name: nowhere
-    match: { path: /nowhere }
-    upstream: http://nonexistent.invalid
-    timeout: 5s
-    policy: public
-`);
+  gh = await startTestGatehouse(
+    testConfig({
+      routes: [
+        route('echo', '/echo', upstream.url, { policy: 'public' }),
+        route('nowhere', '/nowhere', 'http://nonexistent.invalid', { timeout: '5s', policy: 'public' }),
+      ],
+    }),
+  );
 });
 
 after(async () => {
@@ -85,17 +83,22 @@ describe('upstream faults through the real server', () => {
       async () =>
         (await metric(gh.adminUrl, 'gatehouse_upstream_errors_total', { route: 'echo', kind: 'reset' })) >=
         resetsBefore + 10,
-      3000,
-      'reset metrics',
+      { timeoutMs: 3000, what: 'reset metrics' },
     );
-    const audit = gh.audit().filter((a) => a.path === '/echo/__reset');
+    // Audit lines follow the responses (and are batched): wait for all ten, then check them.
+    const resetAudit = () => gh.audit().filter((a) => a.path === '/echo/__reset');
+    await waitFor(() => resetAudit().length >= 10, { timeoutMs: 3000, what: 'ten reset audit lines' });
+    const audit = resetAudit();
     assert.equal(audit.length, 10);
     for (const a of audit) assert.equal(a.reason, 'upstream_reset');
     const resetLines = gh.logs().filter((l) => l.msg === 'upstream closed the connection mid-response');
     assert.equal(resetLines.length, 10, 'issue-10 every mid-response reset is logged with its reason');
     assert.equal(resetLines[0]!.reason, 'upstream_reset');
     // every socket of the 10 resets is gone again (allow the two listeners' idle keep-alives)
-    await waitFor(() => activeHandles() <= handlesBefore + 2, 3000, `handles back to ${handlesBefore}`);
+    await waitFor(() => activeHandles() <= handlesBefore + 2, {
+      timeoutMs: 3000,
+      what: `handles back to ${handlesBefore}`,
+    });
     // and the route still works
     const ok = await get(`${gh.url}/echo/fine`);
     assert.equal(ok.status, 200);
@@ -117,8 +120,7 @@ describe('upstream faults through the real server', () => {
           kind: 'unreachable',
         })) ===
         before + 1,
-      3000,
-      'metric',
+      { timeoutMs: 3000, what: 'metric' },
     );
     const line = gh.logs().find((l) => l.msg === 'upstream request failed' && l.route === 'nowhere');
     assert.ok(line, 'logged');

@@ -9,8 +9,9 @@ import { createLocalJWKSet, jwtVerify } from 'jose';
 import { request } from 'undici';
 import WebSocket from 'ws';
 import { type DevIdp, startDevIdp } from '../../src/demo/dev-idp.ts';
+import { idpBearer, route, testConfig } from '../helpers/config.ts';
 import { CookieJar } from '../helpers/cookie-jar.ts';
-import { freePort, startTestGatehouse, type TestGatehouse, waitFor } from '../helpers/gatehouse.ts';
+import { freePort, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.ts';
 import { loginThroughIdp } from '../helpers/login-flow.ts';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.ts';
 import { machineToken as machineTokenFrom } from './bearer-helpers.ts';
@@ -41,50 +42,20 @@ before(async () => {
     postLogoutRedirectUris: [`http://127.0.0.1:${port}/`],
   });
   gh = await startTestGatehouse(
-    `
-server:
-  public_url: http://127.0.0.1:{{PORT}}
-oidc:
-  issuer: ${idp.issuer}
-  client_id: ${idp.clientId}
-  client_secret: ${idp.clientSecret}
-  scopes: [openid, profile, email, groups]
-session:
-  secrets: [e2e-cookie-secret-0123456789abcdefghijklmnop]
-bearer:
-  - issuer: ${idp.issuer}
-    audiences: ["${idp.resource}"]
-    algorithms: [ES256]
-    typ: at+jwt
-roles:
-  claims: [groups]
-  map: { admins: admin, eng: engineer }
-routes:
-  - name: public
-    match: { path: /public }
-    upstream: ${upstream.url}
-    policy: public
-  - name: admin
-    match: { path: /admin }
-    upstream: ${upstream.url}
-    policy:
-      allow: [ { roles: [admin] } ]
-  - name: api
-    match: { path: /api }
-    upstream: ${upstream.url}
-    auth: [bearer]
-    policy:
-      allow: [ { authenticated: true } ]
-  - name: app
-    match: { path: / }
-    upstream: ${upstream.url}
-    auth: [session]
-    policy:
-      allow: [ { authenticated: true } ]
-`,
+    testConfig({
+      idp,
+      bearer: [idpBearer(idp, { algorithms: ['ES256'], typ: 'at+jwt' })],
+      roles: { claims: ['groups'], map: { admins: 'admin', eng: 'engineer' } },
+      routes: [
+        route('public', '/public', upstream.url, { policy: 'public' }),
+        route('admin', '/admin', upstream.url, { policy: { allow: [{ roles: ['admin'] }] } }),
+        route('api', '/api', upstream.url, { auth: ['bearer'] }),
+        route('app', '/', upstream.url, { auth: ['session'] }),
+      ],
+    }),
     { port },
   );
-  await waitFor(async () => (await request(`${gh.adminUrl}/readyz`)).statusCode === 200, 10_000, 'readiness');
+  await gh.ready();
 });
 
 after(async () => {
@@ -166,8 +137,7 @@ describe('gatehouse end to end', () => {
     assert.equal(denied.status, 403);
     const body = JSON.parse(denied.text) as { error: string; request_id: string };
     assert.equal(body.error, 'no_rule_matched');
-    await waitFor(() => gh.audit().some((l) => l.request_id === body.request_id), 3000, 'audit line');
-    const line = gh.audit().find((l) => l.request_id === body.request_id)!;
+    const line = await gh.auditLine((l) => l.request_id === body.request_id, { what: 'the 403 audit line' });
     assert.equal(line.route, 'admin');
     assert.equal(line.sub, 'bob');
     assert.equal(line.decision, 'deny');
@@ -193,10 +163,12 @@ describe('gatehouse end to end', () => {
     // A session-only route does not read bearer tokens.
     const wrongKind = await get('/home', { authorization: `Bearer ${token}` });
     assert.equal(wrongKind.status, 401);
-    const audit = gh.audit();
-    assert.ok(audit.some((l) => l.reason === 'bad_signature'));
-    assert.ok(audit.some((l) => l.reason === 'auth_type_not_allowed'));
-    const all = JSON.stringify(audit);
+    // Audit lines follow the responses: waited for, not read once.
+    await gh.auditLine((l) => l.reason === 'bad_signature', { what: 'the bad_signature audit line' });
+    await gh.auditLine((l) => l.reason === 'auth_type_not_allowed', {
+      what: 'the auth_type_not_allowed line',
+    });
+    const all = JSON.stringify(gh.audit());
     assert.ok(!all.includes(token.slice(20, 60)), 'no token in the audit log');
   });
 
@@ -236,7 +208,7 @@ describe('gatehouse end to end', () => {
     assert.match(String(out.headers.location), new RegExp(`^${idp.issuer}/session/end\\?`));
     const replay = await get('/home', { cookie, accept: 'application/json' });
     assert.equal(replay.status, 401);
-    await waitFor(() => gh.audit().some((l) => l.reason === 'session_revoked'), 3000, 'revocation audit');
+    await gh.auditLine((l) => l.reason === 'session_revoked', { what: 'the revocation audit line' });
   });
 
   it('passes websocket upgrades through the same policy, with an audit line for each', async () => {
@@ -261,12 +233,15 @@ describe('gatehouse end to end', () => {
       ws.once('error', () => {});
     });
     assert.equal(refused, 401);
-    await waitFor(
-      () => gh.audit().some((l) => l.route === 'api' && l.status === 401 && l.decision === 'login'),
-      3000,
-      'upgrade audit line',
-    );
-    assert.ok(gh.audit().some((l) => l.route === 'api' && l.status === 101 && l.sub === 'machine'));
+    // Each line is waited for on its own: seeing one says nothing about the other. An upgrade's
+    // line may be written only once the proxy reports the upgrade done, and audit batches can
+    // reach the file out of order (a batch still in an async write while a later one is flushed).
+    await gh.auditLine((l) => l.route === 'api' && l.status === 101 && l.sub === 'machine', {
+      what: 'the audit line of the accepted upgrade (101, machine)',
+    });
+    await gh.auditLine((l) => l.route === 'api' && l.status === 401 && l.decision === 'login', {
+      what: 'the audit line of the refused upgrade (401, login)',
+    });
   });
 
   it('answers 404 for an unknown route and 400 for an encoded-separator trick, without internals', async () => {

@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { request } from 'undici';
 import { type DevIdp, startDevIdp } from '../../src/demo/dev-idp.ts';
+import { idpBearer, route, testConfig } from '../helpers/config.ts';
 import { freePort, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.ts';
 import { rawRequest } from '../helpers/raw-http.ts';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.ts';
@@ -27,31 +28,15 @@ before(async () => {
   port = await freePort();
   idp = await startDevIdp({ redirectUris: [`http://127.0.0.1:${port}/.gatehouse/callback`] });
   gh = await startTestGatehouse(
-    `
-server:
-  public_url: http://127.0.0.1:{{PORT}}
-  trusted_proxies: [127.0.0.1/32]
-oidc:
-  issuer: ${idp.issuer}
-  client_id: ${idp.clientId}
-  client_secret: ${idp.clientSecret}
-session:
-  secrets: [hostile-cookie-secret-0123456789abcdefghij]
-bearer:
-  - issuer: ${idp.issuer}
-    audiences: ["${idp.resource}"]
-    algorithms: [ES256, RS256]
-routes:
-  - name: public
-    match: { path: /public }
-    upstream: ${upstream.url}
-    policy: public
-  - name: app
-    match: { path: / }
-    upstream: ${upstream.url}
-    auth: [session, bearer]
-    policy: { allow: [ { authenticated: true } ] }
-`,
+    testConfig({
+      idp,
+      server: { trusted_proxies: ['127.0.0.1/32'] },
+      bearer: [idpBearer(idp, { algorithms: ['ES256', 'RS256'] })],
+      routes: [
+        route('public', '/public', upstream.url, { policy: 'public' }),
+        route('app', '/', upstream.url, { auth: ['session', 'bearer'] }),
+      ],
+    }),
     { port },
   );
 });

@@ -9,7 +9,8 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
 import { type DevIdp, startDevIdp } from '../../src/demo/dev-idp.ts';
-import { freePort, startTestGatehouse, type TestGatehouse, waitFor } from '../helpers/gatehouse.ts';
+import { idpBearer, route, testConfig } from '../helpers/config.ts';
+import { freePort, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.ts';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.ts';
 
 interface Sample {
@@ -78,41 +79,23 @@ before(async () => {
   const port = await freePort();
   idp = await startDevIdp({ redirectUris: [`http://127.0.0.1:${port}/.gatehouse/callback`] });
   const dead = await freePort();
-  const routes = `
-routes:
-  - name: public
-    match: { path: /public }
-    upstream: ${upstream.url}
-    policy: public
-  - name: down
-    match: { path: /down }
-    upstream: http://127.0.0.1:${dead}
-    policy: public
-  - name: app
-    match: { path: /app }
-    upstream: ${upstream.url}
-    policy:
-      allow: [ { authenticated: true } ]
-`;
+  const routes = [
+    route('public', '/public', upstream.url, { policy: 'public' }),
+    route('down', '/down', `http://127.0.0.1:${dead}`, { policy: 'public' }),
+    route('app', '/app', upstream.url),
+  ];
   gh = await startTestGatehouse(
-    `
-server:
-  public_url: http://127.0.0.1:{{PORT}}
-  trusted_proxies: [127.0.0.1/32]
-oidc:
-  issuer: ${idp.issuer}
-  client_id: ${idp.clientId}
-  client_secret: ${idp.clientSecret}
-session:
-  secrets: [metrics-cookie-secret-0123456789abcdefghijkl]
-bearer:
-  - issuer: ${idp.issuer}
-    audiences: ["${idp.resource}"]
-${routes}`,
+    testConfig({
+      idp,
+      server: { trusted_proxies: ['127.0.0.1/32'] },
+      bearer: [idpBearer(idp)],
+      routes,
+    }),
     { port },
   );
-  untrusted = await startTestGatehouse(routes.slice(0, routes.indexOf('  - name: app')));
-  await waitFor(async () => (await request(`${gh.adminUrl}/readyz`)).statusCode === 200, 10_000, 'ready');
+  // No trusted proxy, no login: the public routes only.
+  untrusted = await startTestGatehouse(testConfig({ routes: routes.slice(0, 2) }));
+  await gh.ready();
 });
 
 after(async () => {
@@ -196,7 +179,10 @@ describe('X-Request-Id', () => {
     const res = await hit('/public/rid', { 'x-request-id': 'edge-1234.abc' });
     assert.equal(res.headers['x-request-id'], 'edge-1234.abc');
     assert.equal(upstream.requests.at(-1)?.headers['x-request-id'], 'edge-1234.abc');
-    await waitFor(() => gh.audit().some((l) => l.request_id === 'edge-1234.abc' && l.path === '/public/rid'));
+    await gh.auditLine((l) => l.request_id === 'edge-1234.abc' && l.path === '/public/rid', {
+      timeoutMs: 5000,
+      what: 'the audit line with the kept request id',
+    });
   });
 
   it('is replaced when the peer is not a trusted proxy, or when it is not a plain token', async () => {
@@ -205,7 +191,10 @@ describe('X-Request-Id', () => {
     assert.notEqual(id, 'spoofed-1');
     assert.match(id, /^[0-9a-f-]{36}$/);
     assert.equal(upstream.requests.at(-1)?.headers['x-request-id'], id);
-    await waitFor(() => untrusted.audit().some((l) => l.request_id === id));
+    await untrusted.auditLine((l) => l.request_id === id, {
+      timeoutMs: 5000,
+      what: 'the audit line with the replaced request id',
+    });
     const weird = await hit('/public/rid3', { 'x-request-id': 'a b<script>' });
     assert.match(weird.headers['x-request-id'] as string, /^[0-9a-f-]{36}$/);
   });

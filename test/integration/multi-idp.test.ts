@@ -14,7 +14,6 @@ import type { DevIdp } from '../../src/demo/dev-idp.ts';
 import { chromiumSkip, launchChromium } from '../helpers/browser.ts';
 import { CookieJar } from '../helpers/cookie-jar.ts';
 import { metric } from '../helpers/faults.ts';
-import { waitFor } from '../helpers/gatehouse.ts';
 import { loginThroughIdp } from '../helpers/login-flow.ts';
 import {
   CORP_CLIENT,
@@ -81,8 +80,7 @@ async function auditLine(
   world = w,
 ): Promise<Record<string, unknown>> {
   assert.equal(typeof requestId, 'string', 'the answer carries x-request-id');
-  await waitFor(() => world.gh.audit().some((l) => l.request_id === requestId), 3000, 'audit line');
-  return world.gh.audit().find((l) => l.request_id === requestId)!;
+  return world.gh.auditLine((l) => l.request_id === requestId, { what: `the audit line of ${requestId}` });
 }
 
 describe('provider chooser and login start', () => {

@@ -11,6 +11,7 @@ import { createLocalJWKSet, jwtVerify } from 'jose';
 import { request } from 'undici';
 import { type DevIdp, startDevIdp } from '../../src/demo/dev-idp.ts';
 import { normalizeHeaderName } from '../../src/identity/strip-inbound.ts';
+import { route, testConfig } from '../helpers/config.ts';
 import { CookieJar } from '../helpers/cookie-jar.ts';
 import { freePort, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.ts';
 import { loginThroughIdp } from '../helpers/login-flow.ts';
@@ -34,36 +35,17 @@ const IDENTITY = new Set([
 ]);
 
 function gatehouseYaml(o: { idp: DevIdp; publicPort: number; app: string; trusted: string }): string {
-  return `
-server:
-  public_url: http://127.0.0.1:${o.publicPort}
-  trusted_proxies: [${o.trusted}]
-oidc:
-  issuer: ${o.idp.issuer}
-  client_id: ${o.idp.clientId}
-  client_secret: ${o.idp.clientSecret}
-  scopes: [openid, profile, email, groups]
-session:
-  secrets: [nginx-test-secret-0123456789abcdefghijklmnop]
-  refresh_before: 1d
-bearer:
-  - issuer: ${o.idp.issuer}
-    audiences: [api://demo]
-    typ: at+jwt
-routes:
-  - name: admin
-    match: { path: /admin }
-    upstream: ${o.app}
-    policy: { allow: [ { groups: [admins] } ] }
-  - name: static
-    match: { path: /static }
-    upstream: ${o.app}
-    policy: public
-  - name: app
-    match: { path: / }
-    upstream: ${o.app}
-    policy: { allow: [ { authenticated: true } ] }
-`;
+  return testConfig({
+    idp: o.idp,
+    server: { public_url: `http://127.0.0.1:${o.publicPort}`, trusted_proxies: [o.trusted] },
+    session: { refresh_before: '1d' },
+    bearer: [{ issuer: o.idp.issuer, audiences: ['api://demo'], typ: 'at+jwt' }],
+    routes: [
+      route('admin', '/admin', o.app, { policy: { allow: [{ groups: ['admins'] }] } }),
+      route('static', '/static', o.app, { policy: 'public' }),
+      route('app', '/', o.app),
+    ],
+  });
 }
 
 /** The test's own second server: the same snippets with `underscores_in_headers on`. */

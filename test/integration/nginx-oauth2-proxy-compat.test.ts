@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
 import { type DevIdp, startDevIdp } from '../../src/demo/dev-idp.ts';
+import { route, testConfig } from '../helpers/config.ts';
 import { CookieJar } from '../helpers/cookie-jar.ts';
 import { freePort, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.ts';
 import { loginThroughIdp } from '../helpers/login-flow.ts';
@@ -105,26 +106,14 @@ describe('issue-6: an oauth2-proxy nginx config works unchanged with endpoints_p
     base = `http://127.0.0.1:${port}`;
     idp = await startDevIdp({ redirectUris: [`${base}/oauth2/callback`] });
     echo = await startEchoUpstream();
-    gh = await startTestGatehouse(`
-server:
-  public_url: ${base}
-  endpoints_prefix: /oauth2
-  trusted_proxies: [127.0.0.1/32]
-oidc:
-  issuer: ${idp.issuer}
-  client_id: ${idp.clientId}
-  client_secret: ${idp.clientSecret}
-  scopes: [openid, profile, email, groups]
-session:
-  secrets: [oauth2-compat-secret-0123456789abcdefghijkl]
-bearer:
-  - issuer: ${idp.issuer}
-    audiences: [api://demo]
-routes:
-  - name: app
-    upstream: ${echo.url}
-    policy: { allow: [ { authenticated: true } ] }
-`);
+    gh = await startTestGatehouse(
+      testConfig({
+        idp,
+        server: { public_url: base, endpoints_prefix: '/oauth2', trusted_proxies: ['127.0.0.1/32'] },
+        bearer: [{ issuer: idp.issuer, audiences: ['api://demo'] }],
+        routes: [route('app', undefined, echo.url)],
+      }),
+    );
     const site = OAUTH2_PROXY_SITE.replace('listen 80;', `listen 127.0.0.1:${port};`)
       .replaceAll('127.0.0.1:4180', `127.0.0.1:${gh.gh.publicAddress.port}`)
       .replaceAll('127.0.0.1:9000', `127.0.0.1:${echo.port}`);

@@ -15,8 +15,10 @@ import { request } from 'undici';
 import { silentLog } from '../../src/observe/logger.ts';
 import { createSessionCodec } from '../../src/session/cookie-codec.ts';
 import type { SessionData } from '../../src/session/session-data.ts';
-import { freePort, startTestGatehouse, type TestGatehouse, waitFor } from '../helpers/gatehouse.ts';
+import { type RouteInput, route, testConfig } from '../helpers/config.ts';
+import { freePort, startTestGatehouse, type TestGatehouse, waitForReady } from '../helpers/gatehouse.ts';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const NODE = new URL('../../node_modules/.bin/node', import.meta.url).pathname;
 const CLI = new URL('../../cmd/gatehouse.ts', import.meta.url).pathname;
@@ -64,37 +66,28 @@ async function cookieSealedWith(secret: string, extra: Partial<SessionData> = {}
 
 let port: number;
 
-function config(routes: string, secretRefs = `["\${file:${'{{SECRETS}}'}/current}"]`): string {
-  return `
-server:
-  listen: 127.0.0.1:${port}
-  public_url: http://127.0.0.1:${port}
-admin:
-  listen: 127.0.0.1:0
-audit:
-  output: ${join(secrets, 'audit.log')}
-oidc:
-  issuer: http://127.0.0.1:9/unreachable
-  client_id: gatehouse
-  client_secret: not-used-here
-session:
-  secrets: ${secretRefs.replaceAll('{{SECRETS}}', secrets)}
-routes:
-${routes}`;
+/** The in-process Gatehouse's config; cookie secrets are `${file:…}` references under `secrets`. */
+function config(routes: RouteInput[], secretFiles = ['current']): string {
+  return testConfig({
+    server: { listen: `127.0.0.1:${port}`, public_url: `http://127.0.0.1:${port}` },
+    admin: { listen: '127.0.0.1:0' },
+    audit: { output: join(secrets, 'audit.log') },
+    // Never contacted: sessions here are sealed by the test itself.
+    oidc: {
+      issuer: 'http://127.0.0.1:9/unreachable',
+      client_id: 'gatehouse',
+      client_secret: 'not-used-here',
+    },
+    session: { secrets: secretFiles.map((f) => `\${file:${join(secrets, f)}}`) },
+    routes,
+  });
 }
 
-const ROUTES_V1 = () => `
-  - name: slow
-    match: { path: /slow }
-    upstream: ${up1.url}
-    policy: public
-  - name: app
-    match: { path: /app }
-    upstream: ${up1.url}
-    auth: [session]
-    policy:
-      allow: [ { authenticated: true } ]
-`;
+/** The first config's routes, with the slow one pointing at `slow` (up1 unless told). */
+const routesV1 = (slow = up1.url): RouteInput[] => [
+  route('slow', '/slow', slow, { policy: 'public' }),
+  route('app', '/app', up1.url, { auth: ['session'] }),
+];
 
 before(async () => {
   up1 = await startEchoUpstream();
@@ -102,7 +95,7 @@ before(async () => {
   secrets = mkdtempSync(join(tmpdir(), 'gatehouse-secrets-'));
   writeFileSync(join(secrets, 'current'), `${OLD_SECRET}\n`);
   port = await freePort();
-  gh = await startTestGatehouse(config(ROUTES_V1()), { port });
+  gh = await startTestGatehouse(config(routesV1()), { port });
 });
 
 after(async () => {
@@ -116,12 +109,7 @@ describe('reload()', () => {
     assert.equal((await get(gh.url, '/added/x')).status, 404);
     writeFileSync(
       gh.configFile,
-      config(`${ROUTES_V1().replace(`/slow }\n    upstream: ${up1.url}`, `/slow }\n    upstream: ${up2.url}`)}
-  - name: added
-    match: { path: /added }
-    upstream: ${up2.url}
-    policy: public
-`),
+      config([...routesV1(up2.url), route('added', '/added', up2.url, { policy: 'public' })]),
     );
     assert.deepEqual(await gh.gh.reload(), { ok: true });
     assert.equal((await get(gh.url, '/added/x')).status, 200);
@@ -130,7 +118,7 @@ describe('reload()', () => {
   });
 
   it('an invalid config is refused with FILE:LINE:COL problems, counted, and the old one keeps serving', async () => {
-    writeFileSync(gh.configFile, `${config(ROUTES_V1())}\nbogus_key: 1\n`);
+    writeFileSync(gh.configFile, `${config(routesV1())}\nbogus_key: 1\n`);
     const result = await gh.gh.reload();
     assert.equal(result.ok, false);
     const line = gh.logs().find((l) => l.msg === 'config reload refused; the previous config keeps serving');
@@ -147,16 +135,16 @@ describe('reload()', () => {
   });
 
   it('an in-flight request finishes on the config it started with', async () => {
-    writeFileSync(gh.configFile, config(ROUTES_V1()));
+    writeFileSync(gh.configFile, config(routesV1()));
     assert.ok((await gh.gh.reload()).ok);
     const before1 = up1.requests.length;
     const inflight = get(gh.url, '/slow/__slow?ms=600');
-    await waitFor(() => up1.requests.length > before1, 3000, 'the slow request upstream');
+    await waitFor(() => up1.requests.length > before1, {
+      timeoutMs: 3000,
+      what: 'the slow request upstream',
+    });
     // Re-point the route while the request is in flight.
-    writeFileSync(
-      gh.configFile,
-      config(ROUTES_V1().replace(`/slow }\n    upstream: ${up1.url}`, `/slow }\n    upstream: ${up2.url}`)),
-    );
+    writeFileSync(gh.configFile, config(routesV1(up2.url)));
     assert.ok((await gh.gh.reload()).ok);
     const done = await inflight;
     assert.equal(done.status, 200);
@@ -168,7 +156,7 @@ describe('reload()', () => {
   it('re-reads a rotated file-referenced (file:) cookie secret; the old one still unseals when listed second', async () => {
     const oldCookie = await cookieSealedWith(OLD_SECRET);
     const newCookie = await cookieSealedWith(NEW_SECRET);
-    writeFileSync(gh.configFile, config(ROUTES_V1()));
+    writeFileSync(gh.configFile, config(routesV1()));
     assert.ok((await gh.gh.reload()).ok);
     assert.equal((await get(gh.url, '/app/x', { cookie: oldCookie })).status, 200);
     assert.equal((await get(gh.url, '/app/x', { cookie: newCookie })).status, 401);
@@ -176,15 +164,12 @@ describe('reload()', () => {
     // Rotate in place: the file now holds the new secret; the old one moves to a second file.
     writeFileSync(join(secrets, 'current'), `${NEW_SECRET}\n`);
     writeFileSync(join(secrets, 'previous'), `${OLD_SECRET}\n`);
-    writeFileSync(
-      gh.configFile,
-      config(ROUTES_V1(), `["\${file:${secrets}/current}", "\${file:${secrets}/previous}"]`),
-    );
+    writeFileSync(gh.configFile, config(routesV1(), ['current', 'previous']));
     assert.ok((await gh.gh.reload()).ok);
     assert.equal((await get(gh.url, '/app/x', { cookie: newCookie })).status, 200, 'new secret read');
     assert.equal((await get(gh.url, '/app/x', { cookie: oldCookie })).status, 200, 'old still unseals');
 
-    writeFileSync(gh.configFile, config(ROUTES_V1()));
+    writeFileSync(gh.configFile, config(routesV1()));
     assert.ok((await gh.gh.reload()).ok);
     const refused = await get(gh.url, '/app/x', { cookie: oldCookie });
     assert.equal(refused.status, 401);
@@ -220,20 +205,15 @@ describe('gatehouse serve in a child process', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-serve-'));
     const file = join(dir, 'gatehouse.yaml');
     const [port, adminPort] = [await freePort(), await freePort()];
-    const base = `
-server:
-  listen: 127.0.0.1:${port}
-  shutdown_grace: 5s
-admin:
-  listen: 127.0.0.1:${adminPort}
-audit:
-  output: ${join(dir, 'audit.log')}
-routes:
-  - name: slow
-    match: { path: /slow }
-    upstream: ${up1.url}
-    policy: public
-`;
+    const serveConfig = (routes: RouteInput[]) =>
+      testConfig({
+        server: { listen: `127.0.0.1:${port}`, shutdown_grace: '5s' },
+        admin: { listen: `127.0.0.1:${adminPort}` },
+        audit: { output: join(dir, 'audit.log') },
+        routes,
+      });
+    const slow = route('slow', '/slow', up1.url, { policy: 'public' });
+    const base = serveConfig([slow]);
     writeFileSync(file, base);
     child = spawn(NODE, [CLI, 'serve', '-c', file], { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
@@ -241,37 +221,32 @@ routes:
     const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
     const url = `http://127.0.0.1:${port}`;
     const admin = `http://127.0.0.1:${adminPort}`;
-    await waitFor(
-      async () =>
-        (await request(`${admin}/readyz`).then(
-          async (r) => {
-            await r.body.dump();
-            return r.statusCode;
-          },
-          () => 0,
-        )) === 200,
-      15_000,
-      'serve ready',
-    );
+    await waitForReady(admin, {
+      timeoutMs: 15_000,
+      gone: () => (child?.exitCode === null ? undefined : `gatehouse serve exited: ${output}`),
+    });
 
     writeFileSync(file, `${base}\nnot_a_key: true\n`);
     child.kill('SIGHUP');
-    await waitFor(() => output.includes('config reload refused'), 5000, 'refusal logged');
+    await waitFor(() => output.includes('config reload refused'), {
+      timeoutMs: 5000,
+      what: 'refusal logged',
+    });
     assert.match(output, new RegExp(`${file.replaceAll('.', '\\.')}:\\d+:\\d+ not_a_key`));
     const metrics = await (await request(`${admin}/metrics`)).body.text();
     assert.match(metrics, /gatehouse_config_reload_total\{result="error"\} 1/);
     assert.equal((await get(url, '/slow/x')).status, 200);
 
-    writeFileSync(
-      file,
-      `${base}  - name: added\n    match: { path: /added }\n    upstream: ${up2.url}\n    policy: public\n`,
-    );
+    writeFileSync(file, serveConfig([slow, route('added', '/added', up2.url, { policy: 'public' })]));
     child.kill('SIGHUP');
-    await waitFor(async () => (await get(url, '/added/x')).status === 200, 5000, 'new route served');
+    await waitFor(async () => (await get(url, '/added/x')).status === 200, {
+      timeoutMs: 5000,
+      what: 'new route served',
+    });
 
     const before1 = up1.requests.length;
     const inflight = get(url, '/slow/__slow?ms=1000');
-    await waitFor(() => up1.requests.length > before1, 3000, 'in flight upstream');
+    await waitFor(() => up1.requests.length > before1, { timeoutMs: 3000, what: 'in flight upstream' });
     const sentAt = Date.now();
     child.kill('SIGTERM');
     const done = await inflight;

@@ -9,10 +9,12 @@ import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { request } from 'undici';
 import { LruCache } from '../../src/util/lru.ts';
+import { route, testConfig } from '../helpers/config.ts';
 import { watchUnhandled } from '../helpers/faults.ts';
-import { startTestGatehouse, type TestGatehouse, waitFor } from '../helpers/gatehouse.ts';
+import { startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.ts';
 import { rawRequest } from '../helpers/raw-http.ts';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const unhandled = watchUnhandled();
 let upstream: EchoUpstream;
@@ -21,32 +23,29 @@ let port: number;
 
 before(async () => {
   upstream = await startEchoUpstream();
-  gh = await startTestGatehouse(`
-server:
-  public_url: http://127.0.0.1:{{PORT}}
-  max_header_size: 32768
-  headers_timeout: 1s
-oidc:
-  issuer: http://127.0.0.1:9
-  client_id: gatehouse
-  client_secret: bounds-client-secret-0123456789abcdef
-session:
-  secrets: [bounds-cookie-secret-0123456789abcdefghijk]
-bearer:
-  - issuer: https://issuer.bounds.test
-    jwks_uri: http://127.0.0.1:1/jwks
-    audiences: [api://x]
-    algorithms: [ES256]
-routes:
-  - name: public
-    match: { path: /public }
-    upstream: ${upstream.url}
-    policy: public
-  - name: app
-    match: { path: /app }
-    upstream: ${upstream.url}
-    policy: { allow: [ { authenticated: true } ] }
-`);
+  gh = await startTestGatehouse(
+    testConfig({
+      server: { max_header_size: 32768, headers_timeout: '1s' },
+      // Never contacted: the requests here are refused before any IdP or key fetch.
+      oidc: {
+        issuer: 'http://127.0.0.1:9',
+        client_id: 'gatehouse',
+        client_secret: 'bounds-client-secret-0123456789abcdef',
+      },
+      bearer: [
+        {
+          issuer: 'https://issuer.bounds.test',
+          jwks_uri: 'http://127.0.0.1:1/jwks',
+          audiences: ['api://x'],
+          algorithms: ['ES256'],
+        },
+      ],
+      routes: [
+        route('public', '/public', upstream.url, { policy: 'public' }),
+        route('app', '/app', upstream.url),
+      ],
+    }),
+  );
   port = gh.gh.publicAddress.port;
 });
 
@@ -141,20 +140,18 @@ describe('resource bounds', () => {
     // three chunks spread over longer than headers_timeout: bodies are not bound by it
     for (let i = 0; i < 3; i++) {
       socket.write(`${chunk.length.toString(16)}\r\n${chunk}\r\n`);
-      await waitFor(
-        () => (upstream.requests[before]?.bodyBytes ?? 0) >= (i + 1) * 1000,
-        3000,
-        `chunk ${i} upstream`,
-      );
+      await waitFor(() => (upstream.requests[before]?.bodyBytes ?? 0) >= (i + 1) * 1000, {
+        timeoutMs: 3000,
+        what: `chunk ${i} upstream`,
+      });
       assert.equal(upstream.requests[before]!.bodySha256, undefined, 'the body has not ended yet');
       await new Promise((r) => setTimeout(r, 500));
     }
     socket.write('0\r\n\r\n'); // no FIN: node aborts a request whose client half-closes
-    await waitFor(
-      () => /\r\n\r\n/.test(answer) && upstream.requests[before]?.bodySha256 !== undefined,
-      3000,
-      'answer',
-    );
+    await waitFor(() => /\r\n\r\n/.test(answer) && upstream.requests[before]?.bodySha256 !== undefined, {
+      timeoutMs: 3000,
+      what: 'the answer',
+    });
     assert.match(answer, /^HTTP\/1\.1 200 /);
     assert.equal(upstream.requests[before]!.bodyBytes, 3000);
     socket.destroy();

@@ -12,13 +12,14 @@ import { request } from 'undici';
 import { type DevIdp, startDevIdp } from '../../src/demo/dev-idp.ts';
 import { silentLog } from '../../src/observe/logger.ts';
 import { createSessionCodec } from '../../src/session/cookie-codec.ts';
+import { route, type SessionInput, testConfig } from '../helpers/config.ts';
 import { CookieJar } from '../helpers/cookie-jar.ts';
-import { freePort, startTestGatehouse, type TestGatehouse, waitFor } from '../helpers/gatehouse.ts';
+import { freePort, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.ts';
 import { loginThroughIdp } from '../helpers/login-flow.ts';
 import { redisMissing, startRedis, type TestRedis } from '../helpers/redis.ts';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.ts';
+import { waitFor } from '../helpers/wait.ts';
 
-const SECRET = 'shared-cookie-secret-0123456789abcdefghijkl';
 const EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 const skip = redisMissing();
 
@@ -32,32 +33,19 @@ let r1: TestGatehouse;
 let r2: TestGatehouse;
 let open: TestGatehouse;
 
-function yaml(extra: { session?: string; top?: string } = {}): string {
-  return `
-server:
-  public_url: http://127.0.0.1:{{PORT}}
-oidc:
-  issuer: ${idp.issuer}
-  client_id: ${idp.clientId}
-  client_secret: ${idp.clientSecret}
-  scopes: [openid, offline_access, profile, email, groups]
-session:
-  secrets: [${SECRET}]
-${extra.session ?? ''}
-store: ${redis.url}
-${extra.top ?? ''}
-routes:
-  - name: public
-    match: { path: /public }
-    upstream: ${upstream.url}
-    policy: public
-  - name: app
-    match: { path: / }
-    upstream: ${upstream.url}
-    auth: [session]
-    policy:
-      allow: [ { authenticated: true } ]
-`;
+/** Every replica's config: one IdP, one Redis, the same (default) cookie secret. */
+function config(extra: { session?: Partial<SessionInput>; failOpen?: boolean } = {}): string {
+  return testConfig({
+    idp,
+    oidc: { scopes: ['openid', 'offline_access', 'profile', 'email', 'groups'] },
+    ...(extra.session ? { session: extra.session } : {}),
+    store: redis.url,
+    ...(extra.failOpen ? { store_fail_open: true } : {}),
+    routes: [
+      route('public', '/public', upstream.url, { policy: 'public' }),
+      route('app', '/', upstream.url, { auth: ['session'] }),
+    ],
+  });
 }
 
 async function get(gh: TestGatehouse, path: string, jar?: CookieJar) {
@@ -151,15 +139,15 @@ before(async () => {
   const start = async (text: string, port: number) => {
     const gh = await startTestGatehouse(text, { port });
     gatehouses.push(gh);
-    await waitFor(async () => (await request(`${gh.adminUrl}/readyz`)).statusCode === 200, 10_000, 'ready');
+    await gh.ready();
     return gh;
   };
-  a = await start(yaml(), ports[0]!);
-  b = await start(yaml(), ports[1]!);
+  a = await start(config(), ports[0]!);
+  b = await start(config(), ports[1]!);
   // Every request refreshes (the access token always expires "soon"): the double-spend test.
-  r1 = await start(yaml({ session: '  refresh_before: 2h' }), ports[2]!);
-  r2 = await start(yaml({ session: '  refresh_before: 2h' }), ports[3]!);
-  open = await start(yaml({ top: 'store_fail_open: true' }), ports[4]!);
+  r1 = await start(config({ session: { refresh_before: '2h' } }), ports[2]!);
+  r2 = await start(config({ session: { refresh_before: '2h' } }), ports[3]!);
+  open = await start(config({ failOpen: true }), ports[4]!);
 });
 
 after(async () => {
@@ -181,9 +169,15 @@ describe('back-channel logout across replicas', { skip }, () => {
     assert.equal(out.status, 200);
     assert.equal(out.headers['cache-control'], 'no-store');
 
-    await waitFor(async () => (await get(a, '/app', jar)).reason === 'session_revoked', 3000, 'A refuses');
+    await waitFor(async () => (await get(a, '/app', jar)).reason === 'session_revoked', {
+      timeoutMs: 3000,
+      what: 'A refuses',
+    });
     assert.equal((await get(b, '/app', jar)).reason, 'session_revoked');
-    assert.ok(a.audit().some((l) => l.reason === 'session_revoked' && l.decision === 'login'));
+    // The audit line follows the answer: waited for, not read once.
+    await a.auditLine((l) => l.reason === 'session_revoked' && l.decision === 'login', {
+      what: 'the session_revoked audit line on A',
+    });
   });
 
   it('a logout token with only sub ends every earlier session of that user, not later ones', async () => {
@@ -191,8 +185,14 @@ describe('back-channel logout across replicas', { skip }, () => {
     const second = await login(b, 'bob');
     await new Promise((r) => setTimeout(r, 1100)); // sessions are created in whole seconds
     assert.equal((await postLogout(a, await logoutToken({ sub: 'bob' }))).status, 200);
-    await waitFor(async () => (await get(b, '/app', first)).reason === 'session_revoked', 3000, 'first');
-    await waitFor(async () => (await get(a, '/app', second)).reason === 'session_revoked', 3000, 'second');
+    await waitFor(async () => (await get(b, '/app', first)).reason === 'session_revoked', {
+      timeoutMs: 3000,
+      what: 'first',
+    });
+    await waitFor(async () => (await get(a, '/app', second)).reason === 'session_revoked', {
+      timeoutMs: 3000,
+      what: 'second',
+    });
     await new Promise((r) => setTimeout(r, 1100));
     const later = await login(a, 'bob');
     assert.equal((await get(b, '/app', later)).status, 200, 'a login after the logout is not affected');
@@ -271,7 +271,10 @@ describe('Redis outage', { skip }, () => {
     assert.equal((await get(a, '/app', jar)).status, 200);
     assert.equal((await get(open, '/app', jar)).status, 200);
     await redis.kill();
-    await waitFor(async () => (await get(a, '/app', jar)).status === 503, 5000, 'fail closed');
+    await waitFor(async () => (await get(a, '/app', jar)).status === 503, {
+      timeoutMs: 5000,
+      what: 'fail closed',
+    });
     const refused = await get(a, '/app', jar);
     assert.equal(refused.reason, 'store_unavailable');
     assert.equal(refused.headers['set-cookie'], undefined, 'the cookie is kept for when Redis returns');
@@ -283,7 +286,10 @@ describe('Redis outage', { skip }, () => {
     assert.equal(out.reason, 'store_unavailable');
 
     await redis.restart();
-    await waitFor(async () => (await get(a, '/app', jar)).status === 200, 10_000, 'recovery');
+    await waitFor(async () => (await get(a, '/app', jar)).status === 200, {
+      timeoutMs: 10_000,
+      what: 'recovery',
+    });
     assert.ok(a.logs().some((l) => String(l.msg).startsWith('shared store available again')));
   });
 });

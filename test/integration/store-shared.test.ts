@@ -13,8 +13,8 @@ import {
   type StoreOp,
   StoreUnavailableError,
 } from '../../src/store/store.ts';
-import { waitFor } from '../helpers/gatehouse.ts';
 import { redisMissing, startRedis, type TestRedis } from '../helpers/redis.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const ISS = 'https://idp.example.com';
 const nowS = () => Math.floor(Date.now() / 1000);
@@ -103,7 +103,10 @@ describe('store: redis across replicas', { skip: skipRedis }, () => {
     const b = redisStore();
     assert.ok((await a.whenSynced(5000)) && (await b.whenSynced(5000)));
     await a.revokeSid(ISS, 'shared-sid', nowS() + 60);
-    await waitFor(() => b.check(session({ id: 'y', idpSid: 'shared-sid' })) === 'revoked', 3000, 'pub/sub');
+    await waitFor(() => b.check(session({ id: 'y', idpSid: 'shared-sid' })) === 'revoked', {
+      timeoutMs: 3000,
+      what: 'pub/sub',
+    });
     // A replica started later loads what is already there.
     const c = redisStore();
     assert.ok(await c.whenSynced(5000));
@@ -130,10 +133,16 @@ describe('store: redis across replicas', { skip: skipRedis }, () => {
     const b = redisStore();
     assert.ok((await a.whenSynced(5000)) && (await b.whenSynced(5000)));
     await a.revoke('before-outage', nowS() + 60);
-    await waitFor(() => b.check(session({ id: 'before-outage' })) === 'revoked', 3000, 'pub/sub');
+    await waitFor(() => b.check(session({ id: 'before-outage' })) === 'revoked', {
+      timeoutMs: 3000,
+      what: 'pub/sub',
+    });
 
     await redis!.kill();
-    await waitFor(() => !a.synced && !b.synced, 5000, 'both replicas to notice the outage');
+    await waitFor(() => !a.synced && !b.synced, {
+      timeoutMs: 5000,
+      what: 'both replicas to notice the outage',
+    });
     assert.equal(a.check(session({ id: 'fresh' })), 'unavailable');
     // What a replica knows stays known: a revoked session is still revoked, not "unavailable".
     assert.equal(b.check(session({ id: 'before-outage' })), 'revoked');
@@ -146,16 +155,18 @@ describe('store: redis across replicas', { skip: skipRedis }, () => {
     await redis!.restart(); // empty: no persistence
     assert.ok(await a.whenSynced(10_000), 'a resynchronised');
     assert.ok(await b.whenSynced(10_000), 'b resynchronised');
-    await waitFor(() => b.check(session({ id: 'during-outage' })) === 'revoked', 5000, 'write-back');
+    await waitFor(() => b.check(session({ id: 'during-outage' })) === 'revoked', {
+      timeoutMs: 5000,
+      what: 'write-back',
+    });
     assert.equal(b.check(session({ id: 'fresh' })), 'ok');
     // Redis lost its data, but the replicas wrote their entries back: a new replica sees them.
     const c = redisStore();
     assert.ok(await c.whenSynced(5000));
-    await waitFor(
-      () => c.check(session({ id: 'before-outage' })) === 'revoked',
-      3000,
-      'entries written back to the restarted redis',
-    );
+    await waitFor(() => c.check(session({ id: 'before-outage' })) === 'revoked', {
+      timeoutMs: 3000,
+      what: 'entries written back to the restarted redis',
+    });
   });
 });
 

@@ -11,7 +11,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePort, waitFor } from '../helpers/gatehouse.ts';
+import { route, testConfig } from '../helpers/config.ts';
+import { freePort } from '../helpers/ports.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const CLI = new URL('../../cmd/gatehouse.ts', import.meta.url).pathname;
 
@@ -87,20 +89,16 @@ describe('server.workers: 2', { timeout: 90_000 }, () => {
     const file = join(dir, 'gatehouse.yaml');
     writeFileSync(
       file,
-      `server:
-  listen: 127.0.0.1:${port}
-  workers: 2
-  shutdown_grace: 2s
-admin:
-  listen: 127.0.0.1:${admin}
-audit:
-  output: ${join(dir, 'audit.log')}
-routes:
-  - name: assets
-    match: { path: /static }
-    upstream: http://127.0.0.1:${(upstream.address() as AddressInfo).port}
-    policy: public
-`,
+      testConfig({
+        server: { listen: `127.0.0.1:${port}`, workers: 2, shutdown_grace: '2s' },
+        admin: { listen: `127.0.0.1:${admin}` },
+        audit: { output: join(dir, 'audit.log') },
+        routes: [
+          route('assets', '/static', `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`, {
+            policy: 'public',
+          }),
+        ],
+      }),
     );
     child = spawn(process.execPath, [CLI, 'serve', '-c', file], { stdio: ['ignore', 'ignore', 'pipe'] });
     child.stderr?.on('data', (d: Buffer) => {
@@ -111,8 +109,7 @@ routes:
         if (child.exitCode !== null) throw new Error(`gatehouse exited early: ${stderr}`);
         return (await get(`${adminUrl}/readyz`).catch(() => ({ status: 0 }))).status === 200;
       },
-      30_000,
-      'both workers ready',
+      { timeoutMs: 30_000, what: 'both workers ready' },
     );
   });
 
@@ -152,8 +149,7 @@ routes:
           m.includes(`gatehouse_config_reload_total{result="success",worker="${w}"} 1`),
         );
       },
-      15_000,
-      'both workers reloaded',
+      { timeoutMs: 15_000, what: 'both workers reloaded' },
     );
   });
 
@@ -167,8 +163,7 @@ routes:
         if (now.length !== 2 || now.includes(before[0]!)) return false;
         return (await get(`${adminUrl}/readyz`)).status === 200;
       },
-      20_000,
-      'a replacement worker',
+      { timeoutMs: 20_000, what: 'a replacement worker' },
     );
     for (let i = 0; i < 4; i++) assert.equal((await get(`${url}/static/x`)).status, 200);
   });

@@ -42,7 +42,7 @@ describe('audit log', () => {
     const log = createAuditLog(file);
     const n = 2_000; // ~700 KB: dozens of 32 KiB batches
     for (let i = 0; i < n; i++) log.write(entry(i));
-    log.close();
+    await log.close();
     const got = await linesOnceWritten(file, n);
     assert.equal(got.length, n);
     got.forEach((l, i) => {
@@ -60,7 +60,7 @@ describe('audit log', () => {
     log.write(entry(0));
     log.write(entry(1, long));
     log.write(entry(2));
-    log.close();
+    await log.close();
     const got = await linesOnceWritten(file, 3);
     assert.deepEqual(
       got.map((l) => l.request_id),
@@ -73,8 +73,22 @@ describe('audit log', () => {
     const file = join(dir, 'mode.log');
     const log = createAuditLog(file);
     log.write(entry(6));
-    log.close();
+    await log.close();
     await linesOnceWritten(file, 1);
     assert.equal(statSync(file).mode & 0o777, 0o640);
+  });
+  it('flush is a barrier: once it resolves every earlier line is in the file, in order', async () => {
+    const file = join(dir, 'barrier.log');
+    const log = createAuditLog(file);
+    for (let round = 0; round < 20; round++) {
+      log.write(entry(round * 2));
+      void log.flush(); // this batch is now being written asynchronously
+      log.write(entry(round * 2 + 1)); // the next one must never land before it
+      await log.flush();
+      const got = lines(file).map((l) => l.request_id);
+      assert.equal(got.length, round * 2 + 2, 'nothing handed over is still missing');
+      assert.deepEqual(got.slice(-2), [`req-${round * 2}`, `req-${round * 2 + 1}`]);
+    }
+    await log.close();
   });
 });
