@@ -1,5 +1,5 @@
 /**
- * Cross-replica refresh single-flight on Redis (`src/oidc/refresh.ts` drives it): a lock per
+ * Cross-replica refresh single-flight on Redis (`src/oidc/refresh-replicas.ts` drives it): a lock per
  * refresh token (`SET NX PX`, holding this replica's random token so only the holder releases
  * it) and a short-lived slot for the result the holder shares with the others.
  */

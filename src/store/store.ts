@@ -3,7 +3,7 @@
  * - revoked sessions (sign_out, back-channel logout) – read on every request from a local
  *   {@link RevocationView}, never with a network round trip;
  * - one-time markers (a login `state`, a logout token's `jti`) – refused the second time;
- * - refresh coordination across replicas (shared stores only): see `src/oidc/refresh.ts`.
+ * - refresh coordination across replicas (shared stores only): see `src/oidc/refresh-replicas.ts`.
  *
  * `memory` serves one instance; `redis://…` (`./redis-store.ts`) implements the same interface
  * so every replica refuses a revoked session on its next request.
