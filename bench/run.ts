@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: every micro bench and every macro scenario once; prints the tables, writes
- * bench/results/{micro,macro}.json, bench/results/chart.svg and bench/RESULTS.md.
+ * bench/results/{micro,macro}.json, bench/results/chart.svg and bench/RESULTS.md; then the
+ * streaming-memory table (bench/memory/memory.ts).
  * `npm run bench:guard` (CI, about 90 s): only the guarded cases, each repeated in 3 rounds
  * (medians of per-round ratios, which absorbs a noisy neighbour better than one long run);
  * writes bench/results/guard.json and exits 1 when a ratio crosses its regression limit in two
@@ -128,6 +129,13 @@ if (!guard) {
   writeChart(macro, join(RESULTS, 'chart.svg'));
   writeReport({ machine: host, micro, microRatios: ratios, macro }, join(ROOT, 'bench/RESULTS.md'));
   log('wrote bench/results/{micro,macro}.json, bench/results/chart.svg, bench/RESULTS.md');
+  // Streaming memory (about a minute): its own table, from its own processes.
+  log('memory: streaming');
+  const memory = spawnSync(process.execPath, [join(ROOT, 'bench/memory/memory.ts')], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    timeout: 10 * 60_000,
+  });
+  if (memory.status !== 0) process.exitCode = 1;
 } else {
   const rounds = env('BENCH_ROUNDS', 3);
   let result = await measureGuard(rounds);

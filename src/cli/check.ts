@@ -65,7 +65,7 @@ async function buildOffline(loaded: LoadedConfig): Promise<void> {
       metrics: createMetrics(new Registry(), { defaultMetrics: false }),
       dispatcher,
       proxy,
-      audit: { write() {}, flush: async () => {}, close: async () => {} },
+      audit: { write() {}, flush: async () => {}, flushSync() {}, close: async () => {} },
       store: createMemoryStore(),
     });
     rt.close();

@@ -4,6 +4,7 @@
  * `rule` names the policy rule that decided. Tokens and cookies are never written here –
  * only the identity's sub/email and the request's method, host and path (never the query).
  */
+import { writeSync } from 'node:fs';
 import pino from 'pino';
 import type { ReasonCode } from '../errors.ts';
 
@@ -36,6 +37,11 @@ export interface AuditLog {
    * written, in order (tests read the file after it; shutdown waits for it).
    */
   flush(): Promise<void>;
+  /**
+   * Write what is gathered synchronously when no write is in flight (tests reading the file
+   * right after a request); with one in flight it only hands the lines on, so order is kept.
+   */
+  flushSync(): void;
   /** flush and release the output (shutdown); resolves once the lines are written */
   close(): Promise<void>;
 }
@@ -108,6 +114,19 @@ export function createAuditLog(output: string): AuditLog {
     if (!inFlight) return Promise.resolve();
     return new Promise<void>((resolve) => waiters.push(resolve));
   };
+  const flushSync = () => {
+    // Only a file: a pipe (stdout) may take part of a write, which sonic-boom knows how to retry.
+    if (!file || inFlight || pending === '' || fdOf(destination) < 0) return drain();
+    const batch = pending;
+    pending = '';
+    try {
+      const bytes = Buffer.from(batch);
+      for (let off = 0; off < bytes.length; ) off += writeSync(fdOf(destination), bytes, off);
+    } catch {
+      pending = batch + pending; // a full disk or a closed pipe: the async path retries and reports
+      drain();
+    }
+  };
   return {
     write(entry) {
       // Entries hold only strings, numbers and booleans from our own code: plain JSON, one line.
@@ -115,6 +134,7 @@ export function createAuditLog(output: string): AuditLog {
       if (pending.length >= BATCH_CHARS) drain();
     },
     flush,
+    flushSync,
     async close() {
       clearInterval(timer);
       await flush();
@@ -122,4 +142,10 @@ export function createAuditLog(output: string): AuditLog {
       if (file) destination.end();
     },
   };
+}
+
+/** sonic-boom's file descriptor (-1 until the file is open); its typings leave `fd` out. */
+function fdOf(destination: object): number {
+  const fd = (destination as { fd?: unknown }).fd;
+  return typeof fd === 'number' ? fd : -1;
 }

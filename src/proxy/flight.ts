@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import { REASONS, type ReasonCode } from '../errors.ts';
 import { sendError } from '../http/send-error.ts';
 import type { CompiledRoute } from '../policy/route-table.ts';
+import { pumpBody } from './body-pump.ts';
 import { writeSocketError } from './upstream-errors.ts';
 import type { ProxyContext } from './upstream-proxy.ts';
 
@@ -34,6 +35,11 @@ export interface Flight {
   fail(code: ReasonCode): void;
   /** the client side broke: drop both sides without an answer (the outcome becomes 499) */
   abandon(): void;
+  /**
+   * Sends the request body upstream. http-proxy-3 calls it as `options.buffer.pipe(proxyReq)`
+   * (web only), so the body goes through body-pump.ts rather than `req.pipe`.
+   */
+  pipe(proxyReq: ClientRequest): ClientRequest;
 }
 
 /**
@@ -154,6 +160,11 @@ class FlightImpl implements Flight {
     this.#clear();
     this.proxyReq?.destroy();
     this.#sink.destroy();
+  }
+
+  pipe(proxyReq: ClientRequest): ClientRequest {
+    pumpBody(this.#req, proxyReq);
+    return proxyReq;
   }
 }
 

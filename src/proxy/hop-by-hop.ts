@@ -4,7 +4,6 @@
  * proxy set, or a stray `Upgrade` turning a request into a tunnel).
  * @see https://www.rfc-editor.org/rfc/rfc9110#section-7.6.1
  */
-import type { IncomingHttpHeaders } from 'node:http';
 
 /** Always connection-scoped. `transfer-encoding` is left to node on the request side. */
 export const HOP_BY_HOP: ReadonlySet<string> = new Set([
@@ -64,15 +63,4 @@ export function isHopByHop(
   if (name === 'upgrade' && opts.keepUpgrade) return false;
   if (name === 'transfer-encoding' && opts.keepTransferEncoding) return false;
   return HOP_BY_HOP.has(name) || listed.has(name);
-}
-
-/**
- * Deletes, in place, the hop-by-hop headers of an upstream response (lower-case keys, as node
- * parses them) so they never reach the client; node frames the client response itself.
- */
-export function stripResponseHopByHop(headers: IncomingHttpHeaders): void {
-  const listed = connectionTokens(headers.connection);
-  for (const name of Object.keys(headers)) {
-    if (isHopByHop(name, listed)) delete headers[name];
-  }
 }

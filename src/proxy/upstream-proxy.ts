@@ -1,7 +1,8 @@
 /**
  * The last pipeline stage: streams an authorized request to its route's upstream with
- * http-proxy-3 (bodies are piped both ways, so backpressure holds and nothing is buffered) and
- * turns every upstream failure into a coded answer.
+ * http-proxy-3 and turns every upstream failure into a coded answer. Each exchange runs the same
+ * named steps: prepare → (http-proxy-3 connects) onProxyReq → onProxyRes: copyResponseHead →
+ * stream; any failure on the way → fail.
  *
  * - The path sent is `target.path` (joined onto the upstream URL's own path) + `target.search`:
  *   the same normalized form the router and the policy read.
@@ -13,15 +14,19 @@
  *   (a truncated body must not look complete) and reports `upstream_reset`.
  * - Responses are copied by us (`selfHandleResponse`) so hop-by-hop headers are dropped and
  *   node frames the client response itself.
+ * - Bodies stream both ways with backpressure, and their buffers are freed as soon as they are
+ *   written (body-pump.ts): a big download holds a few socket buffers, not what the GC has not
+ *   reached yet.
  */
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { ClientRequest, IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
-import type { Duplex } from 'node:stream';
-import { createProxyServer, type ServerOptions } from 'http-proxy-3';
+import type { Duplex, Stream } from 'node:stream';
+import { createProxyServer, type ProxyServer, type ServerOptions } from 'http-proxy-3';
 import type { ReasonCode } from '../errors.ts';
 import type { RequestTarget } from '../http/request-target.ts';
 import type { CompiledRoute } from '../policy/route-table.ts';
-import { createAgentPool } from './agent-pool.ts';
+import { type AgentPool, createAgentPool } from './agent-pool.ts';
+import { pumpBody } from './body-pump.ts';
 import { createFlight, type Flight } from './flight.ts';
 import { buildUpstreamHeaders } from './forwarded-headers.ts';
 import { connectionTokens, isHopByHop } from './hop-by-hop.ts';
@@ -63,17 +68,6 @@ export interface UpstreamProxyOptions {
   logger?: { warn(obj: object, msg: string): void };
 }
 
-/** The upstream URL for one request: route upstream path prefix + normalized path, + query. */
-export function upstreamUrl(upstream: URL, target: RequestTarget): URL {
-  const url = new URL(upstream.href);
-  const base = upstream.pathname;
-  url.pathname = base === '/' ? target.path : base.replace(/\/$/, '') + target.path;
-  const own = upstream.search.slice(1);
-  const theirs = target.search.slice(1);
-  url.search = own && theirs ? `${own}&${theirs}` : own || theirs;
-  return url;
-}
-
 /** What every request to one upstream shares: its path prefix, own query and TLS server name. */
 interface UpstreamBase {
   /** the upstream's path without its trailing slash ('' for '/') */
@@ -100,9 +94,10 @@ function upstreamBase(upstream: URL): UpstreamBase {
 }
 
 /**
- * `upstreamUrl(upstream, target)`'s path and query, built as a string: no URL parse per request.
- * (The target is canonical, so URL would not re-encode it; a leading '?' of the joined query is
- * dropped as the URL `search` setter drops it.)
+ * The path and query sent upstream: the upstream URL's path prefix + the normalized target path,
+ * and the upstream's own query joined with the request's. Built as a string, with no URL parse
+ * per request. (The target is canonical, so a URL would not re-encode it; a leading '?' of the
+ * joined query is dropped as the URL `search` setter drops it.)
  */
 export function upstreamPath(upstream: URL, target: RequestTarget): string {
   const { prefix, query: own } = upstreamBase(upstream);
@@ -119,156 +114,71 @@ export function upstreamPath(upstream: URL, target: RequestTarget): string {
  * beyond the request's own graph.
  */
 const FLIGHT = Symbol('gatehouse.flight');
-const NO_HOP_OPTIONS = {};
 const CHUNKED = Symbol('gatehouse.chunked');
+const NO_HOP_OPTIONS = {};
 type Carrier = IncomingMessage & { [FLIGHT]?: Flight; [CHUNKED]?: string };
 const flightOf = (req: IncomingMessage): Flight | undefined => (req as Carrier)[FLIGHT];
 
-export function createUpstreamProxy(opts: UpstreamProxyOptions = {}): UpstreamProxy {
-  const proxy = createProxyServer({ xfwd: false, secure: true, followRedirects: false });
-  const agents = createAgentPool();
-  let closed = false;
+type Kind = 'web' | 'ws';
 
-  // http-proxy-3's `deleteLength` pass gives a DELETE or OPTIONS without Content-Length a
-  // `Content-Length: 0` and drops its Transfer-Encoding, then pipes the chunked body anyway: the
-  // upstream reads that body as a second request on the connection (request smuggling past
-  // routing and policy). Restore the framing right after that pass; its `after()` inserts
-  // before, so this hooks in before the pass that follows it.
-  proxy.before('web', 'timeout', (req) => {
-    const te = (req as Carrier)[CHUNKED];
-    if (te !== undefined) {
-      delete req.headers['content-length'];
-      req.headers['transfer-encoding'] = te;
-    }
-    return undefined;
-  });
+/**
+ * One http-proxy-3 server and one agent pool for every route. Its handlers are bound once, here:
+ * a request allocates its flight, its upstream headers and its options, nothing per step.
+ */
+class UpstreamProxyImpl implements UpstreamProxy {
+  readonly #proxy: ProxyServer;
+  readonly #agents: AgentPool = createAgentPool();
+  readonly #logger: UpstreamProxyOptions['logger'];
+  #closed = false;
 
-  const warn = (flight: Flight, err: unknown, msg: string) => {
-    // Only the code: node errors carry addresses and stacks that belong to no log line.
-    opts.logger?.warn(
-      // `error_code`, not `code`: the logger redacts a top-level `code` (authorization codes), which
-      // erased the one clue an operator gets (issue-10).
-      { route: flight.route.name, request_id: flight.ctx.requestId, error_code: errorCode(err) },
-      msg,
-    );
-  };
+  constructor(opts: UpstreamProxyOptions) {
+    this.#logger = opts.logger;
+    const proxy = createProxyServer({ xfwd: false, secure: true, followRedirects: false });
+    this.#proxy = proxy;
+    // http-proxy-3's `deleteLength` pass gives a DELETE or OPTIONS without Content-Length a
+    // `Content-Length: 0` and drops its Transfer-Encoding, then pipes the chunked body anyway: the
+    // upstream reads that body as a second request on the connection (request smuggling past
+    // routing and policy). Restore the framing right after that pass; its `after()` inserts
+    // before, so this hooks in before the pass that follows it.
+    proxy.before('web', 'timeout', restoreFraming);
+    proxy.on('error', (_err, req, clientSide) => this.#onClientError(req, clientSide));
+    proxy.on('proxyReq', (proxyReq, req) => this.#onProxyReq(proxyReq, req));
+    proxy.on('proxyReqWs', (proxyReq, req) => this.#onProxyReqWs(proxyReq, req));
+    proxy.on('proxyRes', (proxyRes, req, res) => this.#onProxyRes(proxyRes, req, res));
+  }
 
-  // Client socket errors on a websocket reach this event (http-proxy-3 emits them there); an
-  // 'error' without a listener would throw and crash the process. They are the client's doing,
-  // so no upstream reason is recorded.
-  proxy.on('error', (_err, req, clientSide) => {
-    const flight = flightOf(req);
-    if (flight) flight.abandon();
-    else clientSide.destroy();
-  });
+  web(req: IncomingMessage, res: ServerResponse, route: CompiledRoute, ctx: ProxyContext): void {
+    const options = this.#prepare('web', req, res, route, ctx);
+    if (options !== undefined) this.#proxy.web(req, res, options, this.#webFailed);
+  }
 
-  proxy.on('proxyReq', (proxyReq, req) => {
-    const flight = flightOf(req);
-    if (!flight) return;
-    flight.proxyReq = proxyReq;
-    if (flight.settled) proxyReq.destroy();
-    // The response clock starts once the upstream has the whole request: a large upload is
-    // paced by the client, not the upstream.
-    else if (proxyReq.writableFinished) flight.armTimeout();
-    else proxyReq.on('finish', () => flight.armTimeout());
-  });
+  ws(req: IncomingMessage, socket: Duplex, head: Buffer, route: CompiledRoute, ctx: ProxyContext): void {
+    const options = this.#prepare('ws', req, socket, route, ctx);
+    if (options !== undefined) this.#proxy.ws(req, socket, head, options, this.#wsFailed);
+  }
 
-  proxy.on('proxyReqWs', (proxyReq, req) => {
-    const flight = flightOf(req);
-    if (!flight) return;
-    flight.proxyReq = proxyReq;
-    flight.armTimeout();
-    proxyReq.once('upgrade', () => flight.answered(101));
-    proxyReq.once('response', (proxyRes) => flight.answered(proxyRes.statusCode ?? 502));
-  });
+  close(): void {
+    this.#closed = true;
+    this.#agents.destroy();
+  }
 
-  proxy.on('proxyRes', (proxyRes, req, res) => {
-    const flight = flightOf(req);
-    if (!flight || flight.settled || flight.failed || res.headersSent || res.destroyed) {
-      proxyRes.resume();
-      proxyRes.destroy();
-      return;
-    }
-    flight.answered(proxyRes.statusCode ?? 502);
-    // Hop-by-hop headers describe the upstream connection, not the message: never copied (node
-    // frames the client response itself).
-    const headers = proxyRes.headers;
-    const listed = connectionTokens(headers.connection);
-    try {
-      res.statusCode = proxyRes.statusCode ?? 502;
-      for (const name of Object.keys(headers)) {
-        const value = headers[name];
-        if (value === undefined || isHopByHop(name, listed, NO_HOP_OPTIONS)) continue;
-        // Gatehouse may already have set cookies (a refreshed session): keep both sets.
-        const own = name === 'set-cookie' ? res.getHeader('set-cookie') : undefined;
-        res.setHeader(
-          name,
-          own ? [...([] as string[]).concat(own as string[]), ...([] as string[]).concat(value)] : value,
-        );
-      }
-    } catch (err) {
-      warn(flight, err, 'upstream response header refused');
-      proxyRes.destroy();
-      flight.fail('upstream_unreachable');
-      return;
-    }
-    // Stream with backpressure, and tear down the other side when one dies: the client connection
-    // when the upstream dies mid-body (here), the upstream response when the client goes away
-    // (the flight, on the response's 'close') – no half-open sockets either way. (Plain pipe +
-    // listeners: stream.pipeline allocates an AbortController and a DOMException per request.)
-    // 'close' fires before `res` closes: a reset is recorded first, so the outcome names it.
-    // (`on`, not `once`: each event comes at most once, and `once` allocates a wrapper.)
-    flight.proxyRes = proxyRes;
-    proxyRes.on('close', () => {
-      if (proxyRes.complete) return;
-      if (flight.reason === undefined) {
-        flight.reason = 'upstream_reset';
-        // The client only sees a truncated body; the operator needs a line saying why (issue-10).
-        opts.logger?.warn(
-          { route: flight.route.name, request_id: flight.ctx.requestId, reason: 'upstream_reset' },
-          'upstream closed the connection mid-response',
-        );
-      }
-      res.destroy();
-    });
-    proxyRes.pipe(res);
-    proxyRes.on('error', () => res.destroy());
-  });
-
-  const options = (
-    req: IncomingMessage,
-    route: CompiledRoute,
-    target: RequestTarget,
-    websocket: boolean,
-  ): ServerOptions => {
-    // The path sent is set as `req.url` and taken verbatim (`toProxy`) after the upstream's origin
-    // (`prependPath: false`): http-proxy-3 would otherwise parse three URLs per request.
-    req.url = upstreamPath(route.upstream, target);
-    const { servername } = upstreamBase(route.upstream);
-    return {
-      target: route.upstream,
-      prependPath: false,
-      toProxy: true,
-      changeOrigin: !route.config.preserve_host,
-      agent: websocket ? false : agents.get(route.upstream),
-      connectTimeout: route.config.connect_timeout,
-      selfHandleResponse: true,
-      // http-proxy-3 builds the outgoing options on this object, so it must be fresh. SNI and
-      // certificate checks use the upstream host even when the client's Host is preserved.
-      ssl: servername !== undefined ? { servername } : {},
-    };
-  };
-
-  const start = (
-    kind: 'web' | 'ws',
+  /**
+   * prepare: the flight, the upstream request head (headers on `req.headers`, the path as
+   * `req.url`: http-proxy-3 builds the upstream request from both) and the per-request options.
+   * undefined when the exchange was already answered (shutting down, a header that cannot go).
+   */
+  #prepare(
+    kind: Kind,
     req: IncomingMessage,
     sink: ServerResponse | Duplex,
     route: CompiledRoute,
     ctx: ProxyContext,
-  ): { flight: Flight; options: ServerOptions } | undefined => {
-    const flight = createFlight(kind, req, sink, route, ctx, (err) => warn(flight, err, 'onDone threw'));
+  ): ServerOptions | undefined {
+    const flight = createFlight(kind, req, sink, route, ctx, (err) =>
+      this.#warn(flight, err, 'onDone threw'),
+    );
     (req as Carrier)[FLIGHT] = flight;
-    if (closed) {
+    if (this.#closed) {
       flight.fail('shutting_down');
       return undefined;
     }
@@ -286,41 +196,167 @@ export function createUpstreamProxy(opts: UpstreamProxyOptions = {}): UpstreamPr
         },
         ctx.headers,
       );
-      // http-proxy-3 builds the upstream head from req.headers and the path from req.url; the
-      // caller's view of both is replaced.
       req.headers = headers as IncomingHttpHeaders;
       const te = headers['transfer-encoding'];
       if (te !== undefined && headers['content-length'] === undefined) (req as Carrier)[CHUNKED] = String(te);
-      return { flight, options: options(req, route, ctx.target, kind === 'ws') };
+      // The path is taken verbatim (`toProxy`) after the upstream's origin (`prependPath: false`):
+      // http-proxy-3 would otherwise parse three URLs per request.
+      req.url = upstreamPath(route.upstream, ctx.target);
+      const { servername } = upstreamBase(route.upstream);
+      return {
+        target: route.upstream,
+        prependPath: false,
+        toProxy: true,
+        changeOrigin: !route.config.preserve_host,
+        agent: kind === 'ws' ? false : this.#agents.get(route.upstream),
+        connectTimeout: route.config.connect_timeout,
+        selfHandleResponse: true,
+        // http-proxy-3 sends the request body with `(options.buffer || req).pipe(proxyReq)`; the
+        // flight's `pipe` pumps it instead, freeing each chunk once written (body-pump.ts).
+        buffer: kind === 'web' ? (flight as unknown as Stream) : undefined,
+        // http-proxy-3 builds the outgoing TLS options on this object, so it must be fresh. SNI
+        // and certificate checks use the upstream host even when the client's Host is preserved.
+        ssl: servername !== undefined ? { servername } : {},
+      };
     } catch (err) {
-      warn(flight, err, 'upstream request could not be prepared');
+      this.#warn(flight, err, 'upstream request could not be prepared');
       flight.fail('internal_error');
       return undefined;
     }
-  };
+  }
 
-  return {
-    web(req, res, route, ctx) {
-      const started = start('web', req, res, route, ctx);
-      if (!started) return;
-      proxy.web(req, res, started.options, (err) => {
-        if (!started.flight.failed && !started.flight.settled)
-          warn(started.flight, err, 'upstream request failed');
-        started.flight.fail(reasonForUpstreamError(err));
-      });
-    },
-    ws(req, socket, head, route, ctx) {
-      const started = start('ws', req, socket, route, ctx);
-      if (!started) return;
-      proxy.ws(req, socket, head, started.options, (err) => {
-        if (!started.flight.failed && !started.flight.settled)
-          warn(started.flight, err, 'upstream websocket failed');
-        started.flight.fail(reasonForUpstreamError(err));
-      });
-    },
-    close() {
-      closed = true;
-      agents.destroy();
-    },
-  };
+  /** onProxyReq: the upstream request has a socket. */
+  #onProxyReq(proxyReq: ClientRequest, req: IncomingMessage): void {
+    const flight = flightOf(req);
+    if (!flight) return;
+    flight.proxyReq = proxyReq;
+    if (flight.settled) proxyReq.destroy();
+    // The response clock starts once the upstream has the whole request: a large upload is
+    // paced by the client, not the upstream.
+    else if (proxyReq.writableFinished) flight.armTimeout();
+    else proxyReq.on('finish', () => flight.armTimeout());
+  }
+
+  #onProxyReqWs(proxyReq: ClientRequest, req: IncomingMessage): void {
+    const flight = flightOf(req);
+    if (!flight) return;
+    flight.proxyReq = proxyReq;
+    flight.armTimeout();
+    proxyReq.once('upgrade', () => flight.answered(101));
+    proxyReq.once('response', (proxyRes) => flight.answered(proxyRes.statusCode ?? 502));
+  }
+
+  /** onProxyRes: the upstream answered; copy its head, then stream its body. */
+  #onProxyRes(proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse): void {
+    const flight = flightOf(req);
+    if (!flight || flight.settled || flight.failed || res.headersSent || res.destroyed) {
+      proxyRes.resume();
+      proxyRes.destroy();
+      return;
+    }
+    flight.answered(proxyRes.statusCode ?? 502);
+    if (this.#copyResponseHead(flight, proxyRes, res)) this.#stream(flight, proxyRes, res);
+  }
+
+  /**
+   * copyResponseHead: status and end-to-end headers. Hop-by-hop headers describe the upstream
+   * connection, not the message: never copied (node frames the client response itself). false
+   * when a header was refused (the exchange failed).
+   */
+  #copyResponseHead(flight: Flight, proxyRes: IncomingMessage, res: ServerResponse): boolean {
+    const headers = proxyRes.headers;
+    const listed = connectionTokens(headers.connection);
+    try {
+      res.statusCode = proxyRes.statusCode ?? 502;
+      for (const name of Object.keys(headers)) {
+        const value = headers[name];
+        if (value === undefined || isHopByHop(name, listed, NO_HOP_OPTIONS)) continue;
+        // Gatehouse may already have set cookies (a refreshed session): keep both sets.
+        const own = name === 'set-cookie' ? res.getHeader('set-cookie') : undefined;
+        res.setHeader(
+          name,
+          own ? [...([] as string[]).concat(own as string[]), ...([] as string[]).concat(value)] : value,
+        );
+      }
+      return true;
+    } catch (err) {
+      this.#warn(flight, err, 'upstream response header refused');
+      proxyRes.destroy();
+      flight.fail('upstream_unreachable');
+      return false;
+    }
+  }
+
+  /**
+   * stream: the body, with backpressure, tearing down the other side when one dies: the client
+   * connection when the upstream dies mid-body (here), the upstream response when the client
+   * goes away (the flight, on the response's 'close') – no half-open sockets either way.
+   * 'close' fires before `res` closes: a reset is recorded first, so the outcome names it.
+   * (`on`, not `once`: each event comes at most once, and `once` allocates a wrapper.)
+   */
+  #stream(flight: Flight, proxyRes: IncomingMessage, res: ServerResponse): void {
+    flight.proxyRes = proxyRes;
+    proxyRes.on('close', () => {
+      if (proxyRes.complete) return;
+      if (flight.reason === undefined) {
+        flight.reason = 'upstream_reset';
+        // The client only sees a truncated body; the operator needs a line saying why (issue-10).
+        this.#logger?.warn(
+          { route: flight.route.name, request_id: flight.ctx.requestId, reason: 'upstream_reset' },
+          'upstream closed the connection mid-response',
+        );
+      }
+      res.destroy();
+    });
+    proxyRes.on('error', () => res.destroy());
+    pumpBody(proxyRes, res, proxyRes.socket);
+  }
+
+  /** fail: http-proxy-3 reports an upstream error (connect, TLS, reset before the response). */
+  #fail(err: unknown, req: IncomingMessage, msg: string): void {
+    const flight = flightOf(req);
+    if (!flight) return;
+    if (!flight.failed && !flight.settled) this.#warn(flight, err, msg);
+    flight.fail(reasonForUpstreamError(err));
+  }
+
+  readonly #webFailed = (err: Error, req: IncomingMessage): void =>
+    this.#fail(err, req, 'upstream request failed');
+  readonly #wsFailed = (err: Error, req: IncomingMessage): void =>
+    this.#fail(err, req, 'upstream websocket failed');
+
+  /**
+   * Client socket errors on a websocket reach the 'error' event (http-proxy-3 emits them there);
+   * an 'error' without a listener would throw and crash the process. They are the client's doing,
+   * so no upstream reason is recorded.
+   */
+  #onClientError(req: IncomingMessage, clientSide: ServerResponse | Duplex): void {
+    const flight = flightOf(req);
+    if (flight) flight.abandon();
+    else clientSide.destroy();
+  }
+
+  #warn(flight: Flight, err: unknown, msg: string): void {
+    // Only the code: node errors carry addresses and stacks that belong to no log line.
+    this.#logger?.warn(
+      // `error_code`, not `code`: the logger redacts a top-level `code` (authorization codes), which
+      // erased the one clue an operator gets (issue-10).
+      { route: flight.route.name, request_id: flight.ctx.requestId, error_code: errorCode(err) },
+      msg,
+    );
+  }
+}
+
+/** Undoes http-proxy-3's `deleteLength` for a chunked DELETE/OPTIONS (see the constructor). */
+function restoreFraming(req: IncomingMessage): undefined {
+  const te = (req as Carrier)[CHUNKED];
+  if (te !== undefined) {
+    delete req.headers['content-length'];
+    req.headers['transfer-encoding'] = te;
+  }
+  return undefined;
+}
+
+export function createUpstreamProxy(opts: UpstreamProxyOptions = {}): UpstreamProxy {
+  return new UpstreamProxyImpl(opts);
 }

@@ -68,9 +68,9 @@ export async function startTestGatehouse(yaml: string, opts: { port?: number } =
   const log = createLogger({ level: 'debug', destination: pino.destination({ dest: logFile, sync: true }) });
   const gh = await startGatehouse({ configFile, log, registry: new Registry() });
   const adminUrl = `http://127.0.0.1:${gh.adminAddress.port}`;
-  // What is written so far; lines still being written appear on a later read (auditLine waits).
+  // What is written so far; a line still being written appears on a later read (auditLine waits).
   const audit = () => {
-    void gh.current().audit.flush();
+    gh.current().audit.flushSync();
     return readLines(auditFile);
   };
   return {

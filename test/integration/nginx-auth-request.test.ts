@@ -3,6 +3,7 @@
  * `config/nginx/site.example.conf` templated for ports only, the snippets copied unchanged – with
  * a real Gatehouse, the real dev IdP and an echo upstream behind nginx that records what it gets.
  */
+
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +19,7 @@ import { loginThroughIdp } from '../helpers/login-flow.ts';
 import { NGINX_CONFIG_DIR, nginxSkip, startNginx, type TestNginx, templateSite } from '../helpers/nginx.ts';
 import { rawRequest } from '../helpers/raw-http.ts';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { machineToken } from './bearer-helpers.ts';
 
 const IDENTITY = new Set([
@@ -411,17 +413,23 @@ describe('issue-6: behind nginx, auth_request mode with the shipped snippets', {
       const auth = { authorization: `Bearer ${token}`, accept: 'application/json' };
       const first = await get(`${cached}/app/cached`, auth);
       assert.equal(first.status, 200, first.text);
+      // The audit line is written once the answer is done: count from when it is in the file.
+      await gh.auditLine((l) => l.path === '/app/cached' && l.decision === 'allow');
+      await gh.gh.current().audit.flush();
       const after1 = decisions();
       for (let i = 0; i < 3; i++) {
         const again = await get(`${cached}/app/cached`, auth);
         assert.equal(again.status, 200);
         assert.equal(seen(again.text)['x-auth-request-user'], 'machine');
       }
+      await gh.gh.current().audit.flush();
       assert.equal(decisions(), after1, 'Gatehouse decided once; nginx answered the rest from its cache');
       // same credentials, other URI: not a cache hit – the admin route says 403
       const admin = await get(`${cached}/admin/cached`, auth);
       assert.equal(admin.status, 403);
       assert.equal((await get(`${cached}/admin/cached`, auth)).status, 403, 'denials are never cached');
+      await waitFor(() => decisions() >= after1 + 2, { timeoutMs: 3000, what: 'both denials audited' });
+      await gh.gh.current().audit.flush();
       assert.equal(decisions(), after1 + 2);
       // no credentials: a 401 every time, never someone's cached allow
       assert.equal((await get(`${cached}/app/cached`, { accept: 'application/json' })).status, 401);

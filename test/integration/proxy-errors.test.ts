@@ -1,17 +1,20 @@
 /**
- * Upstream failures over real sockets: each becomes a coded answer (or, once the response has
- * started, a destroyed connection), never a stack trace, a hang or a crash.
+ * Upstream failures through the real Gatehouse: each becomes a coded answer (or, once the
+ * response has started, a destroyed connection), never a stack trace, a hang or a crash – and
+ * leaves an audit line naming the reason, and a warning carrying only the error's code.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, request } from 'node:http';
+import { createServer, type IncomingMessage, request } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type ProxyFront, startProxyFront } from '../fixtures/proxy-front.ts';
+import { stringify } from 'yaml';
+import { auditLine, logLine } from '../fixtures/proxy-gatehouse.ts';
+import { startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.ts';
 import { rawRequest } from '../helpers/raw-http.ts';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.ts';
 
@@ -60,9 +63,16 @@ function selfSignedCert(): { key: string; cert: string } | undefined {
 
 describe('proxy upstream errors', () => {
   let upstream: EchoUpstream;
-  let front: ProxyFront;
+  let gh: TestGatehouse;
   const cert = selfSignedCert();
   const tls = cert ? createHttpsServer(cert, (_req, res) => res.end('tls ok')) : undefined;
+  /** An upstream that never answers and records when a request it holds goes away. */
+  const held: IncomingMessage[] = [];
+  const closed = new Set<IncomingMessage>();
+  const hang = createServer((req) => {
+    held.push(req);
+    req.on('close', () => closed.add(req));
+  });
 
   before(async () => {
     upstream = await startEchoUpstream();
@@ -71,6 +81,7 @@ describe('proxy upstream errors', () => {
       await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
       tlsPort = (tls.address() as AddressInfo).port;
     }
+    await new Promise<void>((resolve) => hang.listen(0, '127.0.0.1', resolve));
     const r = (name: string, target: string, extra: object = {}) => ({
       name,
       match: { path: `/${name}` },
@@ -78,30 +89,38 @@ describe('proxy upstream errors', () => {
       policy: 'public',
       ...extra,
     });
-    front = await startProxyFront({
-      routes: [
-        r('closed', `http://127.0.0.1:${await closedPort()}`),
-        r('unresolvable', 'http://gatehouse-test.invalid'),
-        r('slow', upstream.url, { timeout: '200ms' }),
-        r('echo', upstream.url),
-        r('tls', `https://localhost:${tlsPort}`),
-      ],
-    });
+    gh = await startTestGatehouse(
+      stringify({
+        routes: [
+          r('closed', `http://127.0.0.1:${await closedPort()}`),
+          r('unresolvable', 'http://gatehouse-test.invalid'),
+          r('slow', upstream.url, { timeout: '200ms' }),
+          r('echo', upstream.url),
+          r('tls', `https://localhost:${tlsPort}`),
+          r('hang', `http://127.0.0.1:${(hang.address() as AddressInfo).port}`),
+        ],
+      }),
+    );
   });
   after(async () => {
-    await front?.close();
+    await gh?.close();
     await upstream?.close();
+    hang.closeAllConnections();
+    await new Promise<void>((resolve) => hang.close(() => resolve()));
     tls?.closeAllConnections();
     await new Promise<void>((resolve) => (tls ? tls.close(() => resolve()) : resolve()));
   });
 
   const get = (target: string, accept = 'application/json') =>
-    rawRequest(front.port, `GET ${target} HTTP/1.1\r\nHost: h\r\nAccept: ${accept}\r\nConnection: close\r\n`);
-  /** The outcome of the exchange that follows: res 'close' may trail the client by a tick. */
-  const outcomeAfter = async (count: number) => {
-    for (let i = 0; i < 200 && front.outcomes.length <= count; i++)
-      await new Promise((r) => setTimeout(r, 5));
-    return front.outcomes[count];
+    rawRequest(
+      gh.gh.publicAddress.port,
+      `GET ${target} HTTP/1.1\r\nHost: h\r\nAccept: ${accept}\r\nConnection: close\r\n`,
+    );
+  /** The audit line of the exchange that answered `res` (its X-Request-Id). */
+  const auditOf = (res: Awaited<ReturnType<typeof get>>) => {
+    const id = res.headers['x-request-id'];
+    assert.ok(id, 'the answer names its request id');
+    return auditLine(gh, (l) => l.request_id === id, `the audit line of ${id}`);
   };
 
   const assertCoded = (res: Awaited<ReturnType<typeof get>>, status: number, code: string) => {
@@ -112,21 +131,22 @@ describe('proxy upstream errors', () => {
     assert.equal(res.headers['cache-control'], 'no-store');
   };
 
-  test('a closed port → 502 upstream_unreachable', async () => {
-    const count = front.outcomes.length;
-    assertCoded(await get('/closed/x'), 502, 'upstream_unreachable');
+  test('a closed port → 502 upstream_unreachable; the log has the code, never a stack', async () => {
+    const res = await get('/closed/x');
+    assertCoded(res, 502, 'upstream_unreachable');
+    const line = await auditOf(res);
     assert.deepEqual(
-      { ...(await outcomeAfter(count)), upstreamMs: 0 },
-      { status: 502, reason: 'upstream_unreachable', upstreamMs: 0, route: 'closed' },
+      [line.route, line.status, line.decision, line.reason],
+      ['closed', 502, 'error', 'upstream_unreachable'],
     );
-    assert.ok(
-      front.warnings.some((w) => JSON.stringify(w.obj).includes('ECONNREFUSED')),
-      'the code is logged',
+    const warning = await logLine(
+      gh,
+      (l) => l.request_id === res.headers['x-request-id'] && l.level === 'warn',
     );
-    assert.ok(
-      front.warnings.every((w) => !JSON.stringify(w.obj).includes('at ')),
-      'no stack is logged',
-    );
+    assert.equal(warning.error_code, 'ECONNREFUSED', 'the code is logged');
+    assert.equal(warning.route, 'closed');
+    assert.equal(warning.err, undefined, 'no error object (stack, addresses) is logged');
+    assert.doesNotMatch(JSON.stringify(warning), /\bat |127\.0\.0\.1:\d/, 'no stack or address is logged');
   });
 
   test('an unresolvable host → 502 upstream_unreachable', async () => {
@@ -134,32 +154,40 @@ describe('proxy upstream errors', () => {
   });
 
   test('an upstream that never answers → 504 upstream_timeout after the route timeout', async () => {
-    const count = front.outcomes.length;
     const started = performance.now();
-    assertCoded(await get('/slow/__hang'), 504, 'upstream_timeout');
+    const res = await get('/slow/__hang');
+    assertCoded(res, 504, 'upstream_timeout');
     const elapsed = performance.now() - started;
     assert.ok(elapsed >= 190, `answered after ${elapsed}ms`);
-    assert.equal((await outcomeAfter(count))?.reason, 'upstream_timeout');
+    assert.equal((await auditOf(res)).reason, 'upstream_timeout');
   });
 
   test('an upstream slower than nothing but faster than the timeout is fine', async () => {
     const res = await get('/slow/__slow?ms=20');
     assert.equal(res.status, 200);
     assert.equal(res.body, 'slow');
+    const line = await auditOf(res);
+    assert.deepEqual([line.status, line.decision], [200, 'allow']);
   });
 
   test('a reset before the response → 502 upstream_reset', async () => {
-    assertCoded(await get('/echo/__reset-early'), 502, 'upstream_reset');
+    const res = await get('/echo/__reset-early');
+    assertCoded(res, 502, 'upstream_reset');
+    assert.equal((await auditOf(res)).reason, 'upstream_reset');
   });
 
   test('a reset mid-response destroys the client connection and reports upstream_reset', async () => {
-    const count = front.outcomes.length;
     const res = await get('/echo/__reset');
     assert.equal(res.status, 200, 'the headers were already sent');
     assert.equal(res.headers['content-length'], '1000000');
     assert.ok(res.body.length < 1_000_000, 'the body is visibly truncated, never completed');
-    const outcome = await outcomeAfter(count);
-    assert.deepEqual([outcome?.status, outcome?.reason], [200, 'upstream_reset']);
+    const line = await auditOf(res);
+    assert.deepEqual([line.status, line.decision, line.reason], [200, 'error', 'upstream_reset']);
+    await logLine(
+      gh,
+      (l) => l.request_id === res.headers['x-request-id'] && l.reason === 'upstream_reset',
+      'the warning that explains the truncated body',
+    );
   });
 
   test('browsers get the upstream error as HTML', async () => {
@@ -175,29 +203,32 @@ describe('proxy upstream errors', () => {
     assertCoded(await get('/tls'), 502, 'upstream_unreachable');
   });
 
-  test('a client that leaves mid-request: outcome 499, the upstream request is torn down', async () => {
-    const before = upstream.requests.length;
-    const count = front.outcomes.length;
-    const done = new Promise<void>((resolve) => {
+  test('a client that leaves mid-request: the upstream request is torn down', async () => {
+    const before = held.length;
+    await new Promise<void>((resolve) => {
       const req = request({
-        port: front.port,
+        port: gh.gh.publicAddress.port,
         host: '127.0.0.1',
-        path: '/echo/__hang',
+        path: '/hang/x',
         headers: { host: 'h' },
       });
       req.on('error', () => resolve());
       req.end();
-      // Bounded wait for the upstream to see the request, then vanish.
+      // Bounded wait for the upstream to hold the request, then vanish.
       const poll = setInterval(() => {
-        if (upstream.requests.length > before) {
+        if (held.length > before) {
           clearInterval(poll);
           req.destroy();
         }
       }, 5);
       setTimeout(() => clearInterval(poll), 2000).unref();
     });
-    await done;
-    const outcome = await outcomeAfter(count);
-    assert.deepEqual([outcome?.status, outcome?.reason], [499, undefined]);
+    const upstreamSide = held[before];
+    assert.ok(upstreamSide, 'the upstream got the request');
+    for (let i = 0; i < 200 && !closed.has(upstreamSide); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(closed.has(upstreamSide), 'the upstream request was closed, not left hanging');
+    const line = await auditLine(gh, (l) => l.route === 'hang', 'the audit line of the abandoned request');
+    // No answer went out: the line says so (0; the proxy's own outcome is nginx's 499).
+    assert.ok(line.status === 0 || line.status === 499, `recorded as unanswered, not ${line.status}`);
   });
 });

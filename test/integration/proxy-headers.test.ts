@@ -1,20 +1,25 @@
 /**
- * Header hygiene over real sockets: hop-by-hop headers both ways, X-Forwarded-* trust, Host,
- * identity headers, keep-alive reuse of upstream connections.
+ * Header hygiene through the real Gatehouse: hop-by-hop headers both ways, X-Forwarded-* trust,
+ * Host, identity headers (on a bearer route, the way production sets them), keep-alive reuse of
+ * upstream connections, and chunked bodies that must stay bodies.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type ProxyFront, startProxyFront } from '../fixtures/proxy-front.ts';
+import { stringify } from 'yaml';
+import { type BearerIssuer, startBearerIssuer } from '../fixtures/proxy-gatehouse.ts';
+import { startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.ts';
 import { rawRequest } from '../helpers/raw-http.ts';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.ts';
 
 describe('proxy headers', () => {
   let upstream: EchoUpstream;
-  let untrusting: ProxyFront;
-  let trusting: ProxyFront;
+  let issuer: BearerIssuer;
+  let untrusting: TestGatehouse;
+  let trusting: TestGatehouse;
 
   before(async () => {
     upstream = await startEchoUpstream();
+    issuer = await startBearerIssuer();
     const routes = [
       { name: 'default', upstream: upstream.url, policy: 'public' },
       {
@@ -24,19 +29,29 @@ describe('proxy headers', () => {
         policy: 'public',
         preserve_host: true,
       },
+      {
+        name: 'api',
+        match: { path: '/api' },
+        upstream: upstream.url,
+        auth: ['bearer'],
+        policy: { allow: [{ authenticated: true }] },
+      },
     ];
-    untrusting = await startProxyFront({ routes, identityHeaders: { 'X-Auth-Request-User': 'alice' } });
-    trusting = await startProxyFront({ routes, trustedProxies: ['127.0.0.1/32'] });
+    untrusting = await startTestGatehouse(stringify({ bearer: [issuer.config], routes }));
+    trusting = await startTestGatehouse(
+      stringify({ server: { trusted_proxies: ['127.0.0.1/32'] }, bearer: [issuer.config], routes }),
+    );
   });
   after(async () => {
     await untrusting?.close();
     await trusting?.close();
+    await issuer?.close();
     await upstream?.close();
   });
 
-  const echo = async (front: ProxyFront, target: string, headers: string) => {
+  const echo = async (gh: TestGatehouse, target: string, headers: string) => {
     const res = await rawRequest(
-      front.port,
+      gh.gh.publicAddress.port,
       `GET ${target} HTTP/1.1\r\nHost: app.example.test\r\n${headers}`,
     );
     assert.equal(res.status, 200, res.raw.slice(0, 300));
@@ -46,21 +61,22 @@ describe('proxy headers', () => {
   test('request hop-by-hop headers, and those Connection names, never reach the upstream', async () => {
     const seen = await echo(
       untrusting,
-      '/h',
+      '/api/h',
       'Connection: close, X-Hop, X-Auth-Request-User\r\nX-Hop: 1\r\nKeep-Alive: timeout=99\r\nTE: trailers\r\n' +
-        'Proxy-Authorization: Basic Zm9vOmJhcg==\r\nUpgrade: h2c\r\nX-Kept: yes\r\n',
+        `Proxy-Authorization: Basic Zm9vOmJhcg==\r\nUpgrade: h2c\r\nX-Kept: yes\r\nX-Auth-Request-User: mallory\r\n` +
+        `Authorization: Bearer ${await issuer.token('alice')}\r\n`,
     );
     for (const name of ['x-hop', 'te', 'proxy-authorization', 'upgrade'])
       assert.equal(seen.headers[name], undefined, name);
     assert.notEqual(seen.headers['keep-alive'], 'timeout=99');
     assert.equal(seen.headers['x-kept'], 'yes');
-    // Connection may not strip a header Gatehouse sets.
+    // Connection may not strip a header Gatehouse sets, and the client's own copy is replaced.
     assert.equal(seen.headers['x-auth-request-user'], 'alice');
   });
 
   test('response hop-by-hop headers from the upstream never reach the client', async () => {
     const res = await rawRequest(
-      untrusting.port,
+      untrusting.gh.publicAddress.port,
       'GET /__respond?status=201&header=Connection:x-internal&header=X-Internal:secret&header=Proxy-Authenticate:Basic' +
         '&header=Set-Cookie:a=1&header=Set-Cookie:b=2&header=X-App:ok HTTP/1.1\r\nHost: h\r\nConnection: close\r\n',
     );
@@ -123,7 +139,7 @@ describe('proxy headers', () => {
     for (const method of ['DELETE', 'OPTIONS', 'POST']) {
       const first = upstream.requests.length;
       const res = await rawRequest(
-        untrusting.port,
+        untrusting.gh.publicAddress.port,
         `${method} /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${body}`,
       );
       assert.equal(res.status, 200, method);

@@ -1,17 +1,19 @@
 /**
- * Routing precedence and request-target normalization over real sockets: the front server
- * parses the target, matches the table and proxies to the echo upstream, whose path prefix
- * (`/r-<route>`) reveals which route answered.
+ * Routing precedence and request-target normalization through the real Gatehouse: routes from
+ * config (all `policy: public`) proxy to the echo upstream, whose path prefix (`/r-<route>`)
+ * reveals which route answered.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type ProxyFront, startProxyFront } from '../fixtures/proxy-front.ts';
+import { stringify } from 'yaml';
+import { auditLine } from '../fixtures/proxy-gatehouse.ts';
+import { startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.ts';
 import { rawRequest } from '../helpers/raw-http.ts';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.ts';
 
 describe('proxy routing', () => {
   let upstream: EchoUpstream;
-  let front: ProxyFront;
+  let gh: TestGatehouse;
 
   before(async () => {
     upstream = await startEchoUpstream();
@@ -21,24 +23,29 @@ describe('proxy routing', () => {
       upstream: `${upstream.url}/r-${name}`,
       policy: 'public',
     });
-    front = await startProxyFront({
-      routes: [
-        r('any', { path: '/' }),
-        r('any-admin', { path: '/admin' }),
-        r('wild', { host: '*.example.test', path: '/' }),
-        r('exact', { host: 'app.example.test', path: '/' }),
-        r('exact-api', { host: 'app.example.test', path: '/api' }),
-        r('exact-api-post', { host: 'app.example.test', path: '/api', methods: ['POST'] }),
-      ],
-    });
+    gh = await startTestGatehouse(
+      stringify({
+        routes: [
+          r('any', { path: '/' }),
+          r('any-admin', { path: '/admin' }),
+          r('wild', { host: '*.example.test', path: '/' }),
+          r('exact', { host: 'app.example.test', path: '/' }),
+          r('exact-api', { host: 'app.example.test', path: '/api' }),
+          r('exact-api-post', { host: 'app.example.test', path: '/api', methods: ['POST'] }),
+        ],
+      }),
+    );
   });
   after(async () => {
-    await front?.close();
+    await gh?.close();
     await upstream?.close();
   });
 
   const send = async (method: string, target: string, host: string, extra = '') =>
-    rawRequest(front.port, `${method} ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n${extra}`);
+    rawRequest(
+      gh.gh.publicAddress.port,
+      `${method} ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n${extra}`,
+    );
   const routeOf = async (method: string, target: string, host: string) => {
     const res = await send(method, target, host);
     assert.equal(res.status, 200, res.raw.slice(0, 300));
@@ -96,8 +103,12 @@ describe('proxy routing', () => {
       assert.doesNotMatch(res.body, /at |\.ts|node:|refused|percent/i, trick);
     }
     const before = upstream.requests.length;
-    await send('GET', '/admin;x', 'elsewhere.test');
+    const refused = JSON.parse((await send('GET', '/admin;x', 'elsewhere.test')).body) as {
+      request_id: string;
+    };
     assert.equal(upstream.requests.length, before, 'a refused request never reaches the upstream');
+    const line = await auditLine(gh, (l) => l.request_id === refused.request_id);
+    assert.deepEqual([line.status, line.decision, line.reason], [400, 'error', 'bad_request']);
   });
 
   test('HTML for browsers, JSON otherwise; both escaped and without internals', async () => {

@@ -89,6 +89,10 @@ describe('audit log', () => {
       assert.equal(got.length, round * 2 + 2, 'nothing handed over is still missing');
       assert.deepEqual(got.slice(-2), [`req-${round * 2}`, `req-${round * 2 + 1}`]);
     }
+    // Idle (nothing in flight), flushSync writes at once.
+    log.write(entry(99));
+    log.flushSync();
+    assert.equal(lines(file).at(-1)?.request_id, 'req-99');
     await log.close();
   });
 });
