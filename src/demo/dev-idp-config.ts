@@ -18,7 +18,34 @@ import type {
   UnknownObject,
 } from 'oidc-provider';
 import { type DemoUser, userNamed } from './demo-users.ts';
-import type { DevIdpOptions } from './dev-idp.ts';
+
+export interface DevIdpOptions {
+  /** 0 (default) picks a free port; a fixed port lets a test restart the provider at the same issuer */
+  port?: number;
+  /** redirect_uris of the browser client `gatehouse` */
+  redirectUris?: string[];
+  postLogoutRedirectUris?: string[];
+  backchannelLogoutUri?: string;
+  clientId?: string;
+  clientSecret?: string;
+  /** resource indicator whose access tokens are JWTs (RFC 9068) */
+  resource?: string;
+  /** extra or replacement users */
+  users?: Record<string, DemoUser>;
+  /** private JWKs to sign with; generated (RS256 + ES256) when absent */
+  keys?: JWK[];
+  /** access token lifetime, seconds */
+  accessTokenTtl?: number;
+  idTokenTtl?: number;
+  /**
+   * more claim names the provider releases from the user records (e.g. `realm_access`,
+   * `resource_access`, `cognito:groups`): in the ID token and userinfo with the `groups` scope,
+   * and in JWT access tokens – the shapes of Keycloak, Cognito and friends
+   */
+  extraClaims?: string[];
+  /** claims added to client-credentials (machine) access tokens */
+  machineClaims?: Record<string, unknown>;
+}
 
 /** What one provider instance is started with, the options' defaults applied. */
 export interface DevIdpSetup {

@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { stripOwnCookies } from '../identity/cookies-upstream.ts';
 import type { CompiledRoute } from '../policy/route-table.ts';
-import type { ProxyContext, ProxyOutcome } from '../proxy/upstream-proxy.ts';
+import type { ProxyContext, ProxyOutcome } from '../proxy/proxy-context.ts';
 import type { Runtime } from './runtime.ts';
 import type { Scope } from './scope.ts';
 

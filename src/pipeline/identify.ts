@@ -13,8 +13,8 @@ import { needsRefresh } from '../oidc/refresh.ts';
 import { identityFromClaims } from '../policy/identity-from-claims.ts';
 import { acceptsProvider, type IdpEntry } from '../policy/idp-directory.ts';
 import { type SessionData, sessionProvider } from '../session/session-data.ts';
-import type { VerifiedToken } from '../tokens/bearer-verifier.ts';
 import { extractBearer } from '../tokens/extract-bearer.ts';
+import type { VerifiedToken } from '../tokens/verified-token-cache.ts';
 import type { Identifying } from './runtime.ts';
 import type { Scope } from './scope.ts';
 

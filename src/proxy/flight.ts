@@ -9,8 +9,8 @@ import { REASONS, type ReasonCode } from '../errors.ts';
 import { sendError } from '../http/send-error.ts';
 import type { CompiledRoute } from '../policy/route-table.ts';
 import { pumpBody } from './body-pump.ts';
+import type { ProxyContext } from './proxy-context.ts';
 import { writeSocketError } from './upstream-errors.ts';
-import type { ProxyContext } from './upstream-proxy.ts';
 
 /** nginx's "client closed request": the client left before an answer. */
 export const CLIENT_CLOSED = 499;

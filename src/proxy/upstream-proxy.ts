@@ -22,7 +22,6 @@ import type { ClientRequest, IncomingHttpHeaders, IncomingMessage, ServerRespons
 import { isIP } from 'node:net';
 import type { Duplex, Stream } from 'node:stream';
 import { createProxyServer, type ProxyServer, type ServerOptions } from 'http-proxy-3';
-import type { ReasonCode } from '../errors.ts';
 import type { RequestTarget } from '../http/request-target.ts';
 import type { CompiledRoute } from '../policy/route-table.ts';
 import { type AgentPool, createAgentPool } from './agent-pool.ts';
@@ -30,31 +29,8 @@ import { pumpBody } from './body-pump.ts';
 import { createFlight, type Flight } from './flight.ts';
 import { buildUpstreamHeaders } from './forwarded-headers.ts';
 import { connectionTokens, isHopByHop } from './hop-by-hop.ts';
+import type { ProxyContext } from './proxy-context.ts';
 import { errorCode, reasonForUpstreamError } from './upstream-errors.ts';
-
-export interface ProxyOutcome {
-  /** the status the client got; 499 when the client went away before an answer */
-  status: number;
-  reason?: ReasonCode;
-  /** ms from the call to the upstream's response headers (or to the failure) */
-  upstreamMs: number;
-}
-
-export interface ProxyContext {
-  target: RequestTarget;
-  /** set on the upstream request last (identity headers); inbound copies already stripped */
-  headers: Record<string, string>;
-  /** the client address, resolved through trusted proxies */
-  clientIp: string;
-  proto: 'http' | 'https';
-  /** the host the client asked for (`Host`, or a trusted `X-Forwarded-Host`) */
-  host: string;
-  requestId: string;
-  /** the socket peer is a trusted proxy: keep and extend its `X-Forwarded-For` (default false) */
-  trustedPeer?: boolean;
-  /** called exactly once per call to `web`/`ws` */
-  onDone?(outcome: ProxyOutcome): void;
-}
 
 export interface UpstreamProxy {
   /** stream req to route.upstream; `headers` are set on the upstream request (identity headers), inbound ones already stripped by the caller */

@@ -19,19 +19,7 @@ import type { JwksRefreshResult } from './jwks-cache.ts';
 import { checkHeader, checkIssuedAt, checkNumericDates } from './token-checks.ts';
 import { fingerprint, fromJoseError, tokenError, tokenHash } from './token-errors.ts';
 import { MAX_TOKEN_LENGTH, parseToken } from './token-shape.ts';
-import { type CacheWindow, VerifiedTokenCache } from './verified-token-cache.ts';
-
-export interface VerifiedToken {
-  /** the JWT payload, or the introspection response */
-  readonly claims: Readonly<Record<string, unknown>>;
-  readonly issuer: string;
-  /** epoch s */
-  readonly expiresAt: number;
-  /** `client_id` ?? `azp` */
-  readonly clientId?: string;
-  /** SHA-256 of the token, base64url */
-  readonly cacheKey: string;
-}
+import { type CacheWindow, type VerifiedToken, VerifiedTokenCache } from './verified-token-cache.ts';
 
 export interface BearerVerifier {
   /**

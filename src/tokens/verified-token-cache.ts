@@ -5,8 +5,19 @@
  * a caller may pass its own. Only successes are stored: a failure is never cached as valid.
  */
 import { LruCache } from '../util/lru.ts';
-import type { VerifiedToken } from './bearer-verifier.ts';
 import { tokenError } from './token-errors.ts';
+
+export interface VerifiedToken {
+  /** the JWT payload, or the introspection response */
+  readonly claims: Readonly<Record<string, unknown>>;
+  readonly issuer: string;
+  /** epoch s */
+  readonly expiresAt: number;
+  /** `client_id` ?? `azp` */
+  readonly clientId?: string;
+  /** SHA-256 of the token, base64url */
+  readonly cacheKey: string;
+}
 
 /** When a cached token counts as valid, beyond its `exp`. */
 export interface CacheWindow {

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { VerifiedToken } from '../../../src/tokens/bearer-verifier.ts';
-import { VerifiedTokenCache } from '../../../src/tokens/verified-token-cache.ts';
+import { type VerifiedToken, VerifiedTokenCache } from '../../../src/tokens/verified-token-cache.ts';
 
 const T0 = 1_800_000_000; // epoch s
 const token = (exp: number, key = 'k'): VerifiedToken => ({
