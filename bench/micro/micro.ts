@@ -30,7 +30,10 @@ export interface NamedRatio {
 /**
  * The guarded ratios (p50 per iteration). Limits sit above where the implementation measures on
  * 2 shared cores with room for noise: a warm path that starts decrypting, verifying or signing
- * again lands at 1.0 or more, far past them.
+ * again lands at 1.0 or more, a cold verify that verifies twice at 2.0, far past them. On a
+ * busy host the same code measured 0.034–0.083 (bearer), 0.056–0.106 (session) and up to 1.61
+ * (cold RS256) in rounds a minute apart, before and after a change alike: limits closer than
+ * that fail landings on noise alone.
  */
 export const MICRO_RATIOS: NamedRatio[] = [
   {
@@ -39,7 +42,7 @@ export const MICRO_RATIOS: NamedRatio[] = [
     case: 'decision: warm bearer (ES256)',
     reference: 'raw crypto.verify ES256 (reference)',
     target: 0.05,
-    limit: 0.07,
+    limit: 0.15,
   },
   {
     name: 'warm whole-request decision, session / raw ES256 verify',
@@ -47,7 +50,7 @@ export const MICRO_RATIOS: NamedRatio[] = [
     case: 'decision: warm session cookie',
     reference: 'raw crypto.verify ES256 (reference)',
     target: 0.05,
-    limit: 0.08,
+    limit: 0.15,
   },
   ...(['RS256', 'ES256', 'EdDSA'] as const).map((alg) => ({
     name: `cold bearer verify ${alg} / jose jwtVerify`,
@@ -55,7 +58,7 @@ export const MICRO_RATIOS: NamedRatio[] = [
     case: `${alg} gatehouse cold verify`,
     reference: `${alg} jose jwtVerify`,
     target: 1.1,
-    limit: 1.3,
+    limit: 1.8,
   })),
 ];
 
