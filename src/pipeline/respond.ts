@@ -37,6 +37,11 @@ export interface AnswerStyle {
 export const PROXY_STYLE: AnswerStyle = { redirectToLogin: true, headOnly: false, noRouteIsDeny: false };
 /** `{prefix}/userinfo`: an API; no redirects. */
 export const API_STYLE: AnswerStyle = { redirectToLogin: false, headOnly: false, noRouteIsDeny: false };
+/**
+ * An edge proxy's auth subrequest whose answer reaches the client (Caddy `forward_auth`,
+ * Traefik `ForwardAuth`, Envoy `ext_authz`): a browser may be redirected to sign in.
+ */
+export const EDGE_STYLE: AnswerStyle = { redirectToLogin: true, headOnly: false, noRouteIsDeny: true };
 /** nginx `auth_request`; `headOnly` when the peer is a trusted proxy. */
 export function authRequestStyle(fromTrustedProxy: boolean): AnswerStyle {
   return fromTrustedProxy ? AUTH_REQUEST_PROXY : AUTH_REQUEST_DIRECT;
@@ -95,7 +100,11 @@ export function answerFor(
   return { status: REASONS[reason].status, decision: 'error', reason, bodyCode: reason, body: true, headers };
 }
 
-/** Answers a non-allow verdict on `res`, and records the outcome for the audit line. */
+/**
+ * Answers a non-allow verdict on `res`, and records the outcome for the audit line. `original`
+ * describes the request decided when `req` is an edge proxy's subrequest about it (its method
+ * and headers tell whether it was a browser navigation).
+ */
 export function respond(
   req: IncomingMessage,
   res: ServerResponse,
@@ -103,8 +112,9 @@ export function respond(
   verdict: Verdict,
   rt: Pick<Routing, 'loginTarget'>,
   style: AnswerStyle,
+  original: RequestHead = req,
 ): void {
-  const answer = answerFor(verdict, scope, rt, req, style);
+  const answer = answerFor(verdict, scope, rt, original, style);
   scope.outcome = { decision: answer.decision, reason: answer.reason, status: answer.status };
   if (answer.body) {
     sendError(req, res, answer.bodyCode, {
