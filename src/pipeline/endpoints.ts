@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ReasonCode } from '../errors.ts';
 import { serveAuthRequest } from './auth-request.ts';
+import { EXT_AUTHZ, serveExtAuthz } from './ext-authz.ts';
 import { API_STYLE, respond } from './respond.ts';
 import type { Runtime } from './runtime.ts';
 import type { Scope } from './scope.ts';
@@ -37,9 +38,13 @@ export async function serveEndpoint(
     provider = name.slice('callback/'.length);
     name = 'callback';
   }
+  if (name === EXT_AUTHZ || name.startsWith(`${EXT_AUTHZ}/`)) name = EXT_AUTHZ; // the original path follows
   switch (name) {
     case 'auth':
       await serveAuthRequest(req, res, scope, rt);
+      return;
+    case EXT_AUTHZ:
+      await serveExtAuthz(req, res, scope, rt);
       return;
     case 'userinfo':
       await serveUserinfo(req, res, scope, rt);
