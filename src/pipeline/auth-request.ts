@@ -7,9 +7,9 @@
  * snippet turns 401 into the redirect to `{prefix}/start`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { GatehouseError } from '../errors.ts';
 import { parseRequestTarget } from '../http/request-target.ts';
-import { check, type Verdict } from './check.ts';
+import { singleHeader } from '../http/single-header.ts';
+import { check, NO_ROUTE } from './check.ts';
 import { credentialsOf } from './identify.ts';
 import { authRequestStyle, respond } from './respond.ts';
 import type { Runtime } from './runtime.ts';
@@ -24,9 +24,9 @@ export async function serveAuthRequest(
   const trusted = rt.isTrustedProxy(req.socket.remoteAddress);
   // X-Forwarded-Uri is what oauth2-proxy's nginx examples send; X-Original-URI wins when both are.
   const originalUri = trusted
-    ? (single(req.headers['x-original-uri']) ?? single(req.headers['x-forwarded-uri']))
+    ? (singleHeader(req, 'x-original-uri') ?? singleHeader(req, 'x-forwarded-uri'))
     : undefined;
-  const method = ((trusted && single(req.headers['x-original-method'])) || 'GET').toUpperCase();
+  scope.method = ((trusted && singleHeader(req, 'x-original-method')) || 'GET').toUpperCase();
   const authQuery = scope.target!.search; // the /auth URL's own query, before the original replaces it
   // `search` is '' or starts with '?'; shorter than two characters, it holds no parameter at all.
   const hasQuery = authQuery.length > 1;
@@ -37,7 +37,6 @@ export async function serveAuthRequest(
   else if (named === null) return respond(req, res, scope, NO_ROUTE, rt, style); // nothing to match: denied
 
   const verdict = await check(scope, credentialsOf(req), rt, {
-    method,
     ...(named !== null ? { routeName: named } : {}),
     ...(hasQuery ? { restrict: authQuery } : {}),
   });
@@ -47,11 +46,4 @@ export async function serveAuthRequest(
   // answer, and keeps the connection to Gatehouse alive only when it knows no body follows.
   res.writeHead(202, { 'cache-control': 'no-store', 'content-length': '0', ...verdict.headers, ...cookies });
   res.end();
-}
-
-const NO_ROUTE: Verdict = { outcome: 'error', reason: 'route_not_found' };
-
-function single(v: string | string[] | undefined): string | undefined {
-  if (Array.isArray(v)) throw new GatehouseError('bad_request', 'repeated X-Original-* header');
-  return v;
 }

@@ -32,8 +32,6 @@ export interface Guard {
 export interface CheckOptions {
   /** the route by name (nginx `/auth?route=NAME`) instead of matching host, path and method */
   readonly routeName?: string;
-  /** the original request's method, when the scope's is the auth subrequest's own */
-  readonly method?: string;
   /** oauth2-proxy's `?allowed_groups=…` narrowing (the `/auth` URL's own query) */
   readonly restrict?: string;
   /** decide against this guard instead of a route; no identity headers are made */
@@ -48,7 +46,7 @@ export async function check(
   rt: Runtime,
   opts: CheckOptions = NO_OPTIONS,
 ): Promise<Verdict> {
-  const method = opts.method ?? scope.method;
+  const method = scope.method;
   try {
     const route = opts.guard ? undefined : findRoute(scope, rt, opts.routeName, method); // route
     if (!opts.guard && !route) return NO_ROUTE;
@@ -88,7 +86,8 @@ function findRoute(
   return scope.target && rt.routes.match(scope.host, scope.target.path, method);
 }
 
-const NO_ROUTE: Verdict = { outcome: 'error', reason: 'route_not_found' };
+/** No route covers the request (or an edge proxy described none). */
+export const NO_ROUTE: Verdict = { outcome: 'error', reason: 'route_not_found' };
 
 /**
  * The verdict for a stage that threw: its reason code, or `internal_error` for anything

@@ -17,11 +17,30 @@ export function answerAllowed(
   rt: Pick<Forwarding, 'assertions'>,
   status: number,
 ): void {
-  const headers: Record<string, string | string[]> = { 'cache-control': 'no-store', 'content-length': '0' };
-  for (const name of IDENTITY_HEADERS) headers[name] = '';
-  headers[rt.assertions.header.toLowerCase()] = '';
-  Object.assign(headers, identity);
+  const headers: Record<string, string | string[]> = {
+    'cache-control': 'no-store',
+    'content-length': '0',
+    ...blankIdentity(rt.assertions.header.toLowerCase()),
+    ...identity,
+  };
   if (scope.setCookies) headers['set-cookie'] = scope.setCookies;
   res.writeHead(status, headers);
   res.end();
 }
+
+/**
+ * Every identity header name with an empty value: the defaults an allowed answer overrides. One
+ * frozen object per assertion header name (it changes only with a reload), spread per answer.
+ */
+function blankIdentity(assertionHeader: string): Readonly<Record<string, string>> {
+  let blank = blanks.get(assertionHeader);
+  if (blank === undefined) {
+    const out: Record<string, string> = { [assertionHeader]: '' };
+    for (const name of IDENTITY_HEADERS) out[name] = '';
+    blank = Object.freeze(out);
+    if (blanks.size > 8) blanks.clear(); // bounded: reloads that rename the header again and again
+    blanks.set(assertionHeader, blank);
+  }
+  return blank;
+}
+const blanks = new Map<string, Readonly<Record<string, string>>>();

@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ReasonCode } from '../errors.ts';
 import { serveAuthRequest } from './auth-request.ts';
 import { EXT_AUTHZ, serveExtAuthz } from './ext-authz.ts';
+import { serveForwardAuth } from './forward-auth.ts';
 import { API_STYLE, respond } from './respond.ts';
 import type { Runtime } from './runtime.ts';
 import type { Scope } from './scope.ts';
@@ -45,6 +46,9 @@ export async function serveEndpoint(
       return;
     case EXT_AUTHZ:
       await serveExtAuthz(req, res, scope, rt);
+      return;
+    case 'forward_auth': // Caddy forward_auth, Traefik ForwardAuth
+      await serveForwardAuth(req, res, scope, rt);
       return;
     case 'userinfo':
       await serveUserinfo(req, res, scope, rt);

@@ -14,7 +14,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseRequestTarget } from '../http/request-target.ts';
-import { check, type Verdict } from './check.ts';
+import { check, NO_ROUTE } from './check.ts';
 import { answerAllowed } from './edge-answer.ts';
 import { credentialsOf } from './identify.ts';
 import { EDGE_STYLE, respond } from './respond.ts';
@@ -23,7 +23,6 @@ import type { Scope } from './scope.ts';
 
 /** The endpoint name `endpointName` gives for every path under `{prefix}/ext_authz`. */
 export const EXT_AUTHZ = 'ext_authz';
-const NO_ROUTE: Verdict = { outcome: 'error', reason: 'route_not_found' };
 
 export async function serveExtAuthz(
   req: IncomingMessage,

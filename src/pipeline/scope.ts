@@ -21,7 +21,8 @@ export interface Scope {
   readonly proto: 'http' | 'https';
   /** host as the client addressed it (lower-case, port kept) */
   readonly host: string;
-  readonly method: string;
+  /** the method of the request decided (an edge proxy's subrequest names the original's) */
+  method: string;
   target?: RequestTarget;
   route?: CompiledRoute;
   identity?: Identity;

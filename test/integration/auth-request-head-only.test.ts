@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { route, testConfig } from '../helpers/config.ts';
 import { startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.ts';
 import { startJwksServer } from '../helpers/jwks-server.ts';
+import { rawRequest } from '../helpers/raw-http.ts';
 
 describe('/auth answers to a trusted proxy', () => {
   let gh: TestGatehouse;
@@ -64,5 +65,20 @@ describe('/auth answers to a trusted proxy', () => {
     }
     assert.match(String(badToken.headers['www-authenticate']), /error="invalid_token"/);
     assert.equal(ports.size, 1, 'one connection served all three answers');
+  });
+
+  it('refuses two descriptions of the original request (node would join them into one)', async () => {
+    for (const name of ['X-Original-URI', 'X-Original-Method']) {
+      const value = name === 'X-Original-URI' ? '/public/x' : 'GET';
+      const res = await rawRequest(
+        gh.gh.publicAddress.port,
+        `GET /.gatehouse/auth HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Original-URI: /public/x\r\n${name}: ${value}\r\n` +
+          (name === 'X-Original-Method' ? 'X-Original-Method: POST\r\n' : '') +
+          'Connection: close\r\n\r\n',
+      );
+      assert.equal(res.status, 400, `${name}: ${res.raw.slice(0, 200)}`);
+    }
+    const line = await gh.auditLine((l) => l.reason === 'bad_request');
+    assert.equal(line.decision, 'error');
   });
 });
