@@ -25,16 +25,20 @@ export const OAUTH2_PROXY_HEADERS: readonly string[] = Object.freeze([
 /** RFC 9110 §5.6.2 token. */
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
-/** A header name as the loosest reader sees it: lower-case, with `_` read as `-`. */
+/**
+ * A header name as the loosest reader sees it: lower-case, with `_` and `.` read as `-` (CGI
+ * maps both `-` and `_` to `_`, and PHP then turns a `.` in `HTTP_X.AUTH` into `_` as well, so
+ * `X.Auth.Request.User` arrives as `HTTP_X_AUTH_REQUEST_USER`).
+ */
 export function normalizeHeaderName(name: string): string {
-  return name.toLowerCase().replaceAll('_', '-');
+  return name.toLowerCase().replaceAll('_', '-').replaceAll('.', '-');
 }
 
-/** True when `normalizeHeaderName(name)` differs from `name` (an `_` or an upper-case letter). */
+/** True when `normalizeHeaderName(name)` differs from `name` (`_`, `.` or an upper-case letter). */
 function needsFolding(name: string): boolean {
   for (let i = 0; i < name.length; i++) {
     const c = name.charCodeAt(i);
-    if (c === 95 || (c >= 65 && c <= 90) || c > 127) return true;
+    if (c === 95 || c === 46 || (c >= 65 && c <= 90) || c > 127) return true;
   }
   return false;
 }

@@ -181,6 +181,8 @@ describe('gatehouse end to end', () => {
       'x-auth-request-email': 'root@example.com',
       'X-Gatehouse-Assertion': 'forged',
       x_gatehouse_assertion: 'forged',
+      // PHP reads a `.` in a header name as `_`: HTTP_X_AUTH_REQUEST_PREFERRED_USERNAME.
+      'X.Auth.Request.Preferred-Username': 'root',
     };
     for (const [path, extra] of [
       ['/public/x', {}],
@@ -192,6 +194,7 @@ describe('gatehouse end to end', () => {
       const names = Object.keys(seen.headers);
       assert.ok(!names.some((n) => /^x[-_]auth[-_]request[-_]/.test(n) && seen.headers[n] === 'root'), path);
       assert.ok(!names.includes('x_auth_request_groups') && !names.includes('x_gatehouse_assertion'), path);
+      assert.ok(!names.includes('x.auth.request.preferred-username'), path);
       assert.notEqual(seen.headers['x-gatehouse-assertion'], 'forged', path);
       assert.notEqual(seen.headers['x-auth-request-roles'], 'admin', path);
     }

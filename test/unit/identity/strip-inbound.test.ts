@@ -14,6 +14,7 @@ const strip = createInboundStripper({ assertionHeader: 'X-Gatehouse-Assertion' }
 describe('normalizeHeaderName', () => {
   it('lower-cases and reads _ as -', () => {
     assert.equal(normalizeHeaderName('X_Auth-Request_USER'), 'x-auth-request-user');
+    assert.equal(normalizeHeaderName('X.Auth.Request.User'), 'x-auth-request-user');
     assert.equal(normalizeHeaderName('content-type'), 'content-type');
   });
 });
@@ -24,6 +25,7 @@ describe('createInboundStripper', () => {
       host: 'app.example.com',
       'X-Auth-Request-User': 'mallory',
       x_auth_request_user: 'mallory',
+      'x.auth.request.email': 'mallory@example.com',
       'X-AUTH-REQUEST-EMAIL': 'ceo@example.com',
       'x-auth-request-groups': ['admin', 'ops'],
       'x-auth-request-roles': 'admin',
