@@ -26,9 +26,10 @@ export const OAUTH2_PROXY_HEADERS: readonly string[] = Object.freeze([
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /**
- * A header name as the loosest reader sees it: lower-case, with `_` and `.` read as `-` (CGI
- * maps both `-` and `_` to `_`, and PHP then turns a `.` in `HTTP_X.AUTH` into `_` as well, so
- * `X.Auth.Request.User` arrives as `HTTP_X_AUTH_REQUEST_USER`).
+ * A header name as the loosest reader sees it: lower-case, with `_` and `.` read as `-`. A CGI
+ * gateway turns every character of a name that is not a letter or digit into `_` (Apache's
+ * `http2env` does), so `X.Auth.Request.User` and `X_Auth_Request_User` both arrive as
+ * `HTTP_X_AUTH_REQUEST_USER`.
  */
 export function normalizeHeaderName(name: string): string {
   return name.toLowerCase().replaceAll('_', '-').replaceAll('.', '-');

@@ -181,7 +181,7 @@ describe('gatehouse end to end', () => {
       'x-auth-request-email': 'root@example.com',
       'X-Gatehouse-Assertion': 'forged',
       x_gatehouse_assertion: 'forged',
-      // PHP reads a `.` in a header name as `_`: HTTP_X_AUTH_REQUEST_PREFERRED_USERNAME.
+      // A CGI gateway reads a `.` in a header name as `_`: HTTP_X_AUTH_REQUEST_PREFERRED_USERNAME.
       'X.Auth.Request.Preferred-Username': 'root',
     };
     for (const [path, extra] of [
