@@ -31,6 +31,7 @@ export type ServerName =
   | 'bare-fwd'
   | 'gatehouse'
   | 'gatehouse-cold'
+  | 'gatehouse-unix'
   | 'min-auth'
   | 'nginx'
   | 'gh-w1'
@@ -41,7 +42,7 @@ export interface Scenario {
   what: string;
   server: ServerName;
   /** port key to send load to (nginx has three) */
-  port?: 'nginx-auth' | 'nginx-min-auth';
+  port?: 'nginx-auth' | 'nginx-auth-unix' | 'nginx-min-auth';
   path: string;
   auth?: 'bearer' | 'session';
   /** processes whose CPU counts for this scenario */
@@ -100,6 +101,15 @@ export const SCENARIOS: Scenario[] = [
     cpuOf: ['nginx', 'gatehouse'],
   },
   {
+    name: 'nginx+gh-auth-unix',
+    what: 'nginx + Gatehouse auth_request over a unix socket, warm bearer',
+    server: 'nginx',
+    port: 'nginx-auth-unix',
+    path: '/app/x',
+    auth: 'bearer',
+    cpuOf: ['nginx', 'gatehouse-unix'],
+  },
+  {
     name: 'nginx+min-auth',
     what: 'nginx + minimal Node auth_request endpoint (reference)',
     server: 'nginx',
@@ -141,6 +151,7 @@ export const RATIOS = (
     ['nginx+gh-auth', 'nginx'],
     ['nginx+min-auth', 'nginx'],
     ['nginx+gh-auth', 'nginx+min-auth'],
+    ['nginx+gh-auth-unix', 'nginx+gh-auth'],
     ['gh-w2', 'gh-w1'],
   ] as const
 ).map(([scenario, reference]) => ({ name: `${scenario} / ${reference}`, scenario, reference }));
@@ -224,6 +235,7 @@ export async function runMacro(opts: MacroOptions): Promise<MacroResult> {
   try {
     const needed = new Set(wanted.flatMap((s) => [s.server, ...s.cpuOf]));
     needed.add('upstream');
+    if (needed.has('nginx')) needed.add('gatehouse'); // nginx's config always has the TCP auth server
     if (!NGINX && needed.has('nginx')) {
       for (const s of wanted.filter((x) => x.server === 'nginx'))
         skipped.push({ name: s.name, why: 'no nginx' });
@@ -372,6 +384,24 @@ async function startServers(
     await waitForOk(`http://127.0.0.1:${admin}/readyz`);
     await waitForPort(port, p);
   }
+  // The same Gatehouse on a unix socket, its peer (nginx) trusted as `unix`.
+  let socket: string | undefined;
+  if (needed.has('gatehouse-unix')) {
+    socket = join(dir, 'gh.sock');
+    const admin = await freePort();
+    const file = join(dir, 'gatehouse-unix.yaml');
+    const yaml = benchConfigYaml({ listen: '127.0.0.1:0', admin: `127.0.0.1:${admin}`, upstream, keyServer });
+    writeFileSync(
+      file,
+      yaml
+        .replace('  listen: 127.0.0.1:0\n', `  listen: unix:${socket}\n  socket_mode: "0666"\n`)
+        .replace('trusted_proxies: [127.0.0.1/32]', 'trusted_proxies: [unix]'),
+    );
+    const p = start(NODE, ['cmd/gatehouse.ts', 'serve', '-c', file], { cpus: PROXY_CPU });
+    procs.set('gatehouse-unix', p);
+    await waitForPort(admin, p);
+    await waitForOk(`http://127.0.0.1:${admin}/readyz`);
+  }
   if (needed.has('nginx') && NGINX) {
     const minimal = await freePort();
     const m = start(NODE, ['bench/macro/minimal-auth.ts'], {
@@ -386,9 +416,11 @@ async function startServers(
     procs.set('min-auth', m);
     await waitForPort(minimal, m);
     const [alone, auth, minAuth] = [await freePort(), await freePort(), await freePort()];
+    const authUnix = socket === undefined ? undefined : await freePort();
     ports.set('nginx', alone);
     ports.set('nginx-auth', auth);
     ports.set('nginx-min-auth', minAuth);
+    if (authUnix !== undefined) ports.set('nginx-auth-unix', authUnix);
     const gatehouse = ports.get('gatehouse');
     if (gatehouse === undefined) throw new Error('nginx+gh-auth needs the gatehouse server');
     const conf = nginxConfig(join(dir, 'nginx'), {
@@ -398,10 +430,11 @@ async function startServers(
       upstream: upstreamPort,
       gatehouse,
       minimal,
+      ...(authUnix !== undefined && socket !== undefined ? { unix: { port: authUnix, socket } } : {}),
     });
     const p = start(NGINX, ['-p', join(dir, 'nginx'), '-c', conf], { cpus: PROXY_CPU });
     procs.set('nginx', p);
-    for (const port of [alone, auth, minAuth]) await waitForPort(port, p);
+    for (const port of [alone, auth, minAuth, authUnix]) if (port !== undefined) await waitForPort(port, p);
   }
 }
 

@@ -3,7 +3,8 @@
  * pid: `alone` proxies to the upstream; `auth` does the same behind `auth_request` to
  * Gatehouse's `{prefix}/auth` over a keep-alive upstream block, copying the identity headers
  * as the shipped snippet does; `minAuth` the same to the minimal Node endpoint
- * (`minimal-auth.ts`), the reference for what any Node auth_request target costs.
+ * (`minimal-auth.ts`), the reference for what any Node auth_request target costs; `unix` (when
+ * given) is `auth` with Gatehouse reached over a unix socket (`server.listen: unix:/…`).
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,7 +15,15 @@ export const NGINX = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/bin/ngin
 
 export function nginxConfig(
   dir: string,
-  o: { alone: number; auth: number; minAuth: number; upstream: number; gatehouse: number; minimal: number },
+  o: {
+    alone: number;
+    auth: number;
+    minAuth: number;
+    upstream: number;
+    gatehouse: number;
+    minimal: number;
+    unix?: { port: number; socket: string };
+  },
 ): string {
   mkdirSync(join(dir, 'tmp'), { recursive: true });
   const upstreamProxy = `proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection "";`;
@@ -34,12 +43,13 @@ http {
   upstream app { server 127.0.0.1:${o.upstream}; keepalive 64; }
   upstream gatehouse { server 127.0.0.1:${o.gatehouse}; keepalive 64; }
   upstream minimal { server 127.0.0.1:${o.minimal}; keepalive 64; }
-  server {
+${o.unix ? `  upstream gatehouse_unix { server unix:${o.unix.socket}; keepalive 64; }\n` : ''}  server {
     listen 127.0.0.1:${o.alone};
     location / { ${upstreamProxy} }
   }
 ${authServer(o.auth, 'http://gatehouse/.gatehouse/auth', upstreamProxy)}
 ${authServer(o.minAuth, 'http://minimal/auth', upstreamProxy)}
+${o.unix ? authServer(o.unix.port, 'http://gatehouse_unix/.gatehouse/auth', upstreamProxy) : ''}
 }
 `;
   const file = join(dir, 'nginx.conf');

@@ -41,13 +41,53 @@ export function duration(opts: { min?: number; max?: number } = {}) {
   });
 }
 
-/** `host:port`, `:port` or a bare port; the host defaults as given. */
+/**
+ * The longest unix socket path the OS takes, in bytes: `sun_path` is 108 bytes on Linux and 104
+ * on macOS and the BSDs, one of them the terminating NUL.
+ * @see https://man7.org/linux/man-pages/man7/unix.7.html
+ */
+export const MAX_SOCKET_PATH_BYTES = process.platform === 'linux' ? 107 : 103;
+
+/**
+ * `host:port`, `:port` or a bare port (the host defaults as given), or `unix:/absolute/path` for
+ * a unix domain socket (nginx or Caddy on the same host, no TCP).
+ */
 const listenAddress = z
   .union([z.string(), z.number()])
   .transform((v) => String(v))
-  .refine((v) => /^(?:(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):)?\d{1,5}$/.test(v), {
-    message: 'must be host:port, :port or a port number',
+  .superRefine((v, ctx) => {
+    if (v.startsWith('unix:')) {
+      const path = v.slice('unix:'.length);
+      if (!path.startsWith('/'))
+        ctx.addIssue({
+          code: 'custom',
+          message: `"${v}": a unix socket path must be absolute (unix:/run/…)`,
+        });
+      else if (Buffer.byteLength(path) > MAX_SOCKET_PATH_BYTES)
+        ctx.addIssue({
+          code: 'custom',
+          message: `"${path}" is ${Buffer.byteLength(path)} bytes: a unix socket path may have at most ${MAX_SOCKET_PATH_BYTES}`,
+        });
+      return;
+    }
+    if (!/^(?:(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):)?\d{1,5}$/.test(v))
+      ctx.addIssue({ code: 'custom', message: 'must be host:port, :port, a port number or unix:/path' });
   });
+
+/**
+ * A file mode in octal, `"0660"`, in quotes: YAML reads an unquoted 0660 as the number 660
+ * (YAML 1.2) or 432 (YAML 1.1), neither of which is meant.
+ */
+const socketMode = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  if (typeof v !== 'string' || !/^0?[0-7]{3}$/.test(v)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `${JSON.stringify(v)}: must be an octal file mode in quotes, such as "0660"`,
+    });
+    return z.NEVER;
+  }
+  return Number.parseInt(v, 8);
+});
 
 /** `groups`, `realm_access.roles`, `cognito:groups`: dotted names, no empty segment. */
 const claimPath = z
@@ -56,8 +96,9 @@ const claimPath = z
 
 const httpUrl = z.url({ protocol: /^https?$/, message: 'must be an absolute http(s) URL' });
 const nonEmptyStrings = z.array(z.string().min(1)).min(1, { message: 'must list at least one value' });
-const cidr = z.string().refine((v) => /^[0-9a-fA-F:.]+(?:\/\d{1,3})?$/.test(v), {
-  message: 'must be an IP address or CIDR such as 10.0.0.0/8',
+/** An IP address or CIDR, or `unix`: a peer on the unix socket `server.listen` names. */
+const cidr = z.string().refine((v) => v === 'unix' || /^[0-9a-fA-F:.]+(?:\/\d{1,3})?$/.test(v), {
+  message: 'must be an IP address or CIDR such as 10.0.0.0/8, or unix',
 });
 
 export const AUTH_TYPES = ['session', 'bearer'] as const;
@@ -258,6 +299,8 @@ export const configSchema = z.strictObject({
   server: z
     .strictObject({
       listen: listenAddress.default('0.0.0.0:8080'),
+      /** the unix socket's file mode, applied after listen (with `listen: unix:/…` only) */
+      socket_mode: socketMode.default(0o660),
       public_url: httpUrl.optional(),
       endpoints_prefix: z
         .string()
@@ -276,6 +319,17 @@ export const configSchema = z.strictObject({
       max_header_size: z.number().int().min(1024).max(1_048_576).default(16_384),
       /** slow clients: time allowed to send all request headers */
       headers_timeout: duration({ min: 1000 }).default(20_000),
+    })
+    .superRefine((server, ctx) => {
+      // A unix peer has no address (remoteAddress is undefined): trusting "no address" on a TCP
+      // listener would trust a socket that closed before its request was read.
+      const i = server.trusted_proxies.indexOf('unix');
+      if (i !== -1 && !server.listen.startsWith('unix:'))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['trusted_proxies', i],
+          message: '"unix" trusts peers on a unix socket, but server.listen is not unix:/…',
+        });
     })
     .prefault({}),
   admin: z.strictObject({ listen: listenAddress.default('127.0.0.1:9090') }).prefault({}),

@@ -1,7 +1,13 @@
 /**
  * Which peers may speak for the client: `X-Forwarded-*` from anyone else is a forgery, because
  * any client can send the headers. `server.trusted_proxies` lists the CIDRs of the load
- * balancers in front of Gatehouse.
+ * balancers in front of Gatehouse, and `unix` when nginx or Caddy reaches it over the unix socket
+ * of `server.listen: unix:/…`.
+ *
+ * A unix socket peer has no address: node reports `remoteAddress` undefined (scope passes `''`).
+ * So it is trusted only when `unix` is listed – never by default, since anyone who may open the
+ * socket file (see `server.socket_mode`) could then forge `X-Forwarded-*` – and the config
+ * accepts `unix` only with a unix listener, where "no address" always means a unix peer.
  */
 import { BlockList, isIP } from 'node:net';
 
@@ -26,7 +32,8 @@ function invalid(cidr: string): TypeError {
 
 /**
  * A predicate over a socket's `remoteAddress`: true when it lies in one of `cidrs`
- * (`10.0.0.0/8`, `::1/128`, or a bare address). Undefined or malformed addresses are untrusted.
+ * (`10.0.0.0/8`, `::1/128`, or a bare address). Undefined or empty addresses (a unix socket
+ * peer) are trusted only when `unix` is listed; malformed ones never.
  * @throws TypeError (`ERR_INVALID_ARG_VALUE`) naming the first malformed entry.
  */
 export function createTrustedProxies(
@@ -34,7 +41,12 @@ export function createTrustedProxies(
 ): (remoteAddress: string | undefined) => boolean {
   if (cidrs.length === 0) return () => false;
   const list = new BlockList();
+  let unix = false;
   for (const entry of cidrs) {
+    if (entry === 'unix') {
+      unix = true;
+      continue;
+    }
     const slash = entry.indexOf('/');
     const address = unmap(slash === -1 ? entry : entry.slice(0, slash));
     const family = isIP(address);
@@ -55,6 +67,7 @@ export function createTrustedProxies(
   // same few peers: answers are remembered, in a map emptied whenever it fills (bounded).
   const known = new Map<string, boolean>();
   return (remoteAddress) => {
+    if (remoteAddress === undefined || remoteAddress === '') return unix;
     if (typeof remoteAddress !== 'string') return false;
     let trusted = known.get(remoteAddress);
     if (trusted === undefined) {

@@ -55,7 +55,7 @@ const KEEP_UPGRADE = Object.freeze({ keepUpgrade: true, keepTransferEncoding: tr
 export interface ForwardedInfo {
   /** the client address, resolved by the caller through trusted proxies */
   clientIp: string;
-  /** the socket peer (the last hop) */
+  /** the socket peer (the last hop); '' over a unix socket, which has no address */
   peerIp: string;
   /** the peer is a trusted proxy: its `X-Forwarded-For` chain is kept and extended */
   trustedPeer: boolean;
@@ -89,8 +89,12 @@ export function buildUpstreamHeaders(
     out[lower] = value;
   }
   const inboundChain = info.trustedPeer ? joinChain(inbound['x-forwarded-for']) : '';
-  out['x-forwarded-for'] = inboundChain ? `${inboundChain}, ${info.peerIp}` : info.clientIp;
-  out['x-real-ip'] = info.clientIp;
+  // A unix-socket peer has no address: there is no hop to add, and with no client address at
+  // all (an untrusted unix peer) the upstream is told nothing rather than an empty value.
+  const hop = info.peerIp;
+  const chain = inboundChain ? (hop ? `${inboundChain}, ${hop}` : inboundChain) : info.clientIp;
+  if (chain) out['x-forwarded-for'] = chain;
+  if (info.clientIp) out['x-real-ip'] = info.clientIp;
   out['x-forwarded-proto'] = info.proto;
   out['x-forwarded-host'] = info.host;
   out['x-request-id'] = info.requestId;

@@ -163,7 +163,7 @@ class UpstreamProxyImpl implements UpstreamProxy {
         req.headers,
         {
           clientIp: ctx.clientIp,
-          peerIp: req.socket.remoteAddress ?? ctx.clientIp,
+          peerIp: req.socket.remoteAddress ?? '',
           trustedPeer: ctx.trustedPeer === true,
           proto: ctx.proto,
           host: ctx.host,

@@ -40,6 +40,19 @@ export async function serveAdmin(req: IncomingMessage, res: ServerResponse, src:
   }
 }
 
+/** `unix:/path` → the socket path; undefined for a TCP address. */
+export function unixSocketPath(address: string): string | undefined {
+  return address.startsWith('unix:') ? address.slice('unix:'.length) : undefined;
+}
+
+/** `server.listen`/`admin.listen` as `net.Server#listen` options: `{ path }` or `{ host, port }`. */
+export function listenOptions(
+  address: string,
+): { path: string } | { host: string | undefined; port: number } {
+  const path = unixSocketPath(address);
+  return path === undefined ? splitListen(address) : { path };
+}
+
 /** `host:port`, `:port` or a bare port (as the config schema accepts them). */
 export function splitListen(address: string): { host: string | undefined; port: number } {
   const i = address.lastIndexOf(':');

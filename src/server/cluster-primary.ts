@@ -8,7 +8,8 @@ import { createServer, type Server } from 'node:http';
 import { AggregatorRegistry } from 'prom-client';
 import type { Config } from '../config/schema.ts';
 import type { Log } from '../observe/logger.ts';
-import { serveAdmin, splitListen } from './admin.ts';
+import { listenOptions, serveAdmin, unixSocketPath } from './admin.ts';
+import { applySocketMode, removeOwnSocket, removeStaleSocket } from './unix-socket.ts';
 
 /** The environment variable a worker learns its slot (0…N-1) from. */
 export const SLOT_ENV = 'GATEHOUSE_WORKER_SLOT';
@@ -51,6 +52,8 @@ class Primary {
   #startupDone = false;
   #stopping = false;
   #nextId = 1;
+  /** the admin listener's unix socket file (path, inode), removed when the primary finishes */
+  #adminSocket: [string, number] | undefined;
 
   constructor(config: Config, n: number, log: Log, resolve: (code: number) => void) {
     this.#config = config;
@@ -82,10 +85,31 @@ class Primary {
       this.#log.error({ err, listen }, 'admin listener failed');
       this.#stop('SIGTERM', 1);
     });
-    this.#admin.listen(splitListen(listen), () => {
-      this.#log.info({ admin: listen, workers: this.#n }, 'gatehouse primary: starting workers');
-      for (let slot = 0; slot < this.#n; slot++) this.#fork(slot);
-    });
+    this.#clearStaleSockets().then(
+      () =>
+        this.#admin.listen(listenOptions(listen), () => {
+          const path = unixSocketPath(listen);
+          if (path !== undefined)
+            this.#adminSocket = [path, applySocketMode(path, this.#config.server.socket_mode)];
+          this.#log.info({ admin: listen, workers: this.#n }, 'gatehouse primary: starting workers');
+          for (let slot = 0; slot < this.#n; slot++) this.#fork(slot);
+        }),
+      (err: unknown) => {
+        this.#log.error({ err }, 'unix socket in use: not starting');
+        this.#stop('SIGTERM', 1);
+      },
+    );
+  }
+
+  /**
+   * The primary listens on the public socket for the workers (round-robin), so a stale file is
+   * cleared once here: a worker finding the socket live is its own cluster.
+   */
+  async #clearStaleSockets(): Promise<void> {
+    for (const address of [this.#config.server.listen, this.#config.admin.listen]) {
+      const path = unixSocketPath(address);
+      if (path !== undefined) await removeStaleSocket(path);
+    }
   }
 
   #fork(slot: number): void {
@@ -163,7 +187,10 @@ class Primary {
 
   #finish(code: number): void {
     this.#clearTimers();
-    const done = () => this.#resolve(code);
+    const done = () => {
+      if (this.#adminSocket) removeOwnSocket(...this.#adminSocket);
+      this.#resolve(code);
+    };
     if (this.#admin.listening) {
       this.#admin.close(done);
       this.#admin.closeAllConnections();

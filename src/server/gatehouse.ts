@@ -3,6 +3,7 @@
  * admin listener (/healthz, /readyz, /metrics), config reload and graceful shutdown.
  *   load → shared parts → runtime → listen
  */
+import cluster from 'node:cluster';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
@@ -15,14 +16,16 @@ import type { Runtime, Shared } from '../pipeline/runtime.ts';
 import { createUpstreamProxy } from '../proxy/upstream-proxy.ts';
 import { createStore } from '../store/create-store.ts';
 import { createOutboundDispatcher } from '../util/outbound.ts';
-import { serveAdmin, splitListen } from './admin.ts';
+import { listenOptions, serveAdmin, unixSocketPath } from './admin.ts';
 import { buildRuntime, startRuntime } from './build-runtime.ts';
 import { createPublicServer } from './public-server.ts';
+import { applySocketMode, removeOwnSocket, removeStaleSocket } from './unix-socket.ts';
 
 /** How long startup waits for a shared store's first sync before serving anyway. */
 const STORE_STARTUP_WAIT_MS = 3000;
 
 export interface Gatehouse {
+  /** on a unix socket: `{ address: <path>, family: 'unix', port: 0 }` */
   readonly publicAddress: AddressInfo;
   readonly adminAddress: AddressInfo;
   /** the live runtime (tests and the admin listener read it) */
@@ -81,6 +84,8 @@ class GatehouseProcess implements Gatehouse {
   readonly #admin: Server;
   publicAddress!: AddressInfo;
   adminAddress!: AddressInfo;
+  /** the unix socket files this process created (path → inode), removed at shutdown */
+  readonly #sockets = new Map<string, number>();
 
   constructor(configFile: string, shared: Shared, rt: Runtime) {
     this.#configFile = configFile;
@@ -108,18 +113,27 @@ class GatehouseProcess implements Gatehouse {
 
   async listen(withAdmin: boolean): Promise<void> {
     const config = this.#rt.config;
-    await listen(this.#server, config.server.listen);
-    if (withAdmin) await listen(this.#admin, config.admin.listen);
-    this.publicAddress = this.#server.address() as AddressInfo;
+    const mode = config.server.socket_mode;
+    await this.#listenOn(this.#server, config.server.listen, mode);
+    if (withAdmin) await this.#listenOn(this.#admin, config.admin.listen, mode);
+    this.publicAddress = addressOf(this.#server)!;
     // A process without an admin listener reports the public one's host with port 0.
-    this.adminAddress = (this.#admin.address() as AddressInfo | null) ?? { ...this.publicAddress, port: 0 };
+    this.adminAddress = addressOf(this.#admin) ?? { ...this.publicAddress, port: 0 };
     this.#shared.log.info(
-      {
-        listen: `${this.publicAddress.address}:${this.publicAddress.port}`,
-        admin: `${this.adminAddress.address}:${this.adminAddress.port}`,
-      },
+      { listen: describeAddress(this.publicAddress), admin: describeAddress(this.adminAddress) },
       'gatehouse listening',
     );
+  }
+
+  async #listenOn(server: Server, address: string, mode: number): Promise<void> {
+    const path = unixSocketPath(address);
+    // In a cluster the primary holds the socket (and cleared a stale file before forking): a
+    // worker finding it live is the cluster itself.
+    if (path !== undefined && !cluster.isWorker) await removeStaleSocket(path);
+    await listen(server, address);
+    if (path === undefined) return;
+    const ino = applySocketMode(path, mode);
+    if (!cluster.isWorker) this.#sockets.set(path, ino);
   }
 
   /** Reloads run one at a time; a refused config leaves the running one untouched. */
@@ -168,6 +182,7 @@ class GatehouseProcess implements Gatehouse {
       else resolve();
       this.#admin.closeAllConnections();
     });
+    for (const [path, ino] of this.#sockets) removeOwnSocket(path, ino);
     this.#rt.close();
     const { proxy, store, audit, dispatcher } = this.#shared;
     proxy.close();
@@ -183,12 +198,22 @@ class GatehouseProcess implements Gatehouse {
 }
 
 function listen(server: Server, address: string): Promise<void> {
-  const { host, port } = splitListen(address);
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ port, host }, () => {
+    server.listen(listenOptions(address), () => {
       server.off('error', reject);
       resolve();
     });
   });
+}
+
+/** A listening server's address; a unix socket's path becomes `{ address: path, family: 'unix', port: 0 }`. */
+function addressOf(server: Server): AddressInfo | undefined {
+  const a = server.address();
+  if (a === null) return undefined;
+  return typeof a === 'string' ? { address: a, family: 'unix', port: 0 } : a;
+}
+
+function describeAddress(a: AddressInfo): string {
+  return a.family === 'unix' ? `unix:${a.address}` : `${a.address}:${a.port}`;
 }

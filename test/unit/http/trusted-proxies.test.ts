@@ -19,8 +19,38 @@ describe('createTrustedProxies', () => {
     assert.equal(createTrustedProxies([])('127.0.0.1'), false);
   });
 
+  test('a unix socket peer (no address) is trusted only when "unix" is listed', () => {
+    const withUnix = createTrustedProxies(['unix', '10.0.0.0/8']);
+    assert.equal(withUnix(undefined), true);
+    assert.equal(withUnix(''), true);
+    assert.equal(withUnix('10.1.2.3'), true);
+    assert.equal(withUnix('11.0.0.1'), false);
+    assert.equal(withUnix('unix'), false, 'a peer cannot be named unix');
+    assert.equal(createTrustedProxies(['unix'])('127.0.0.1'), false);
+  });
+
+  test('behind a trusted unix peer the client is the X-Forwarded-For hop nginx wrote', () => {
+    const withUnix = createTrustedProxies(['unix']);
+    assert.equal(clientAddress(undefined, '6.6.6.6, 203.0.113.9', withUnix), '203.0.113.9');
+    assert.equal(clientAddress('', undefined, withUnix), '');
+    assert.equal(
+      clientAddress(undefined, '203.0.113.9', trusted),
+      '',
+      'untrusted: the peer, which has no address',
+    );
+  });
+
   test('malformed entries are refused at creation', () => {
-    for (const bad of ['10.0.0.0/33', '10.0.0.0/', 'example.com', '::1/129', '10.0.0.0/8x', '1.2.3.4/-1']) {
+    for (const bad of [
+      '10.0.0.0/33',
+      '10.0.0.0/',
+      'example.com',
+      'UNIX',
+      'unix/8',
+      '::1/129',
+      '10.0.0.0/8x',
+      '1.2.3.4/-1',
+    ]) {
       assert.throws(
         () => createTrustedProxies([bad]),
         { name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' },

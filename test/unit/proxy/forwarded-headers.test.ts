@@ -15,6 +15,23 @@ const info = (over: Partial<ForwardedInfo> = {}): ForwardedInfo => ({
 });
 
 describe('buildUpstreamHeaders', () => {
+  test('a unix-socket peer adds no hop, and without a client address no chain is sent', () => {
+    const trusted = buildUpstreamHeaders(
+      { 'x-forwarded-for': '198.51.100.7' },
+      info({ clientIp: '198.51.100.7', peerIp: '', trustedPeer: true }),
+      {},
+    );
+    assert.equal(trusted['x-forwarded-for'], '198.51.100.7');
+    assert.equal(trusted['x-real-ip'], '198.51.100.7');
+    const untrusted = buildUpstreamHeaders(
+      { 'x-forwarded-for': '6.6.6.6' },
+      info({ clientIp: '', peerIp: '', trustedPeer: false }),
+      {},
+    );
+    assert.equal(untrusted['x-forwarded-for'], undefined);
+    assert.equal(untrusted['x-real-ip'], undefined);
+  });
+
   test('drops hop-by-hop headers and the ones Connection lists, but never framing', () => {
     const out = buildUpstreamHeaders(
       {
