@@ -19,8 +19,8 @@ export interface Scope {
   readonly startedAt: number;
   readonly clientIp: string;
   readonly proto: 'http' | 'https';
-  /** host as the client addressed it (lower-case, port kept) */
-  readonly host: string;
+  /** host as the client addressed it (lower-case, port kept; an auth subrequest's original) */
+  host: string;
   /** the method of the request decided (an edge proxy's subrequest names the original's) */
   method: string;
   target?: RequestTarget;

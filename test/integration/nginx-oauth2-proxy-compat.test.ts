@@ -111,7 +111,10 @@ describe('issue-6: an oauth2-proxy nginx config works unchanged with endpoints_p
         idp,
         server: { public_url: base, endpoints_prefix: '/oauth2', trusted_proxies: ['127.0.0.1/32'] },
         bearer: [{ issuer: idp.issuer, audiences: ['api://demo'] }],
-        routes: [route('app', undefined, echo.url)],
+        routes: [
+          route('public', '/public', echo.url, { policy: 'public' }),
+          route('app', undefined, echo.url),
+        ],
       }),
     );
     const site = OAUTH2_PROXY_SITE.replace('listen 80;', `listen 127.0.0.1:${port};`)
@@ -172,6 +175,18 @@ describe('issue-6: an oauth2-proxy nginx config works unchanged with endpoints_p
     const admins = await request(`${base}/admins-only/x`, { headers: { authorization: `Bearer ${token}` } });
     await admins.body.dump();
     assert.equal(admins.statusCode, 403, 'the machine is in no group');
+  });
+
+  it("a client's own X-Original-URI beside nginx's X-Forwarded-Uri is refused, never believed", async () => {
+    // oauth2-proxy's config sets X-Forwarded-Uri and passes the client's other headers on: a
+    // public path in X-Original-URI used to decide this request for a protected one.
+    const before = echo.requests.length;
+    const res = await request(`${base}/api`, { headers: { 'x-original-uri': '/public/x' } });
+    await res.body.dump();
+    assert.notEqual(res.statusCode, 200);
+    assert.equal(echo.requests.length, before, 'the upstream never saw it');
+    const line = await gh.auditLine((l) => l.reason === 'bad_request');
+    assert.equal(line.decision, 'error');
   });
 
   it('/oauth2/auth?allowed_groups=admins still restricts: bob 403, alice in', async () => {
