@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { stripOwnCookies } from '../identity/cookies-upstream.ts';
 import type { CompiledRoute } from '../policy/route-table.ts';
+import { CLIENT_CLOSED } from '../proxy/flight.ts';
 import type { ProxyContext, ProxyOutcome } from '../proxy/proxy-context.ts';
 import type { Runtime } from './runtime.ts';
 import type { Scope } from './scope.ts';
@@ -65,6 +66,10 @@ function proxyContext(
       if (done.reason) {
         rt.metrics.upstreamErrors.inc({ route: route.name, kind: done.reason.replace('upstream_', '') });
         scope.outcome = { decision: 'error', reason: done.reason, status: done.status };
+      } else if (done.status === CLIENT_CLOSED && scope.decision) {
+        // Allowed, then abandoned by the client before an answer: the decision stands, the
+        // status says nobody got one.
+        scope.outcome = { decision: 'allow', reason: scope.decision.reason, status: CLIENT_CLOSED };
       }
       then?.(done.status);
     },

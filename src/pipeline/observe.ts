@@ -10,7 +10,11 @@ export function observe(res: ServerResponse, scope: Scope, rt: Runtime): void {
   // 'close' comes on a nextTick after the response ends, which is before the promise jobs that
   // let a stage record its outcome when it answered without awaiting anything (a refused
   // /start, an early callback refusal): read the scope once those have run (issue-10).
-  res.once('close', () => setImmediate(() => record(rt, scope, res.headersSent ? res.statusCode : 0)));
+  // No answer went out: the status the stage that knows recorded (a client that left while the
+  // upstream was answering is nginx's 499), else 0.
+  res.once('close', () =>
+    setImmediate(() => record(rt, scope, res.headersSent ? res.statusCode : (scope.outcome?.status ?? 0))),
+  );
 }
 
 /** One audit line and the request counter for a finished request (or websocket handshake). */
