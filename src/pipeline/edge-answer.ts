@@ -1,21 +1,39 @@
 /**
- * The allow answer to an edge proxy's subrequest (Caddy and Traefik forward auth, Envoy
- * ext_authz): the identity headers for the proxy to copy onto the upstream request. Every
+ * The decision and answer for an edge proxy's subrequest (Caddy and Traefik forward auth, Envoy
+ * ext_authz), once the entry point has set the scope's target and method to the original
+ * request's. Refused: what the client should get, since these proxies pass it on (the
+ * subrequest carries the original's headers: Accept and Sec-Fetch-Mode tell whether it was a
+ * browser navigation). Allowed: 200 with the identity headers for the proxy to copy onto the
+ * upstream request. Every
  * identity header is present, empty when the identity has no value for it (or the route is
  * public): a proxy copies the headers it is told to copy only when the answer has them, so a
  * missing one would leave a client's own `X-Auth-Request-User` in place.
  */
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { IDENTITY_HEADERS } from '../identity/headers.ts';
-import type { Forwarding } from './runtime.ts';
+import { check } from './check.ts';
+import { credentialsOf } from './identify.ts';
+import { EDGE_STYLE, respond } from './respond.ts';
+import type { Runtime } from './runtime.ts';
 import type { Scope } from './scope.ts';
 
-export function answerAllowed(
+export async function decideForEdge(
+  req: IncomingMessage,
+  res: ServerResponse,
+  scope: Scope,
+  rt: Runtime,
+): Promise<void> {
+  const verdict = await check(scope, credentialsOf(req), rt);
+  if (verdict.outcome !== 'allow')
+    return respond(req, res, scope, verdict, rt, EDGE_STYLE, { method: scope.method, headers: req.headers });
+  answerAllowed(res, scope, verdict.headers, rt);
+}
+
+function answerAllowed(
   res: ServerResponse,
   scope: Scope,
   identity: Record<string, string>,
-  rt: Pick<Forwarding, 'assertions'>,
-  status: number,
+  rt: Pick<Runtime, 'assertions'>,
 ): void {
   const headers: Record<string, string | string[]> = {
     'cache-control': 'no-store',
@@ -24,7 +42,7 @@ export function answerAllowed(
     ...identity,
   };
   if (scope.setCookies) headers['set-cookie'] = scope.setCookies;
-  res.writeHead(status, headers);
+  res.writeHead(200, headers);
   res.end();
 }
 

@@ -14,9 +14,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseRequestTarget } from '../http/request-target.ts';
-import { check, NO_ROUTE } from './check.ts';
-import { answerAllowed } from './edge-answer.ts';
-import { credentialsOf } from './identify.ts';
+import { NO_ROUTE } from './check.ts';
+import { decideForEdge } from './edge-answer.ts';
 import { EDGE_STYLE, respond } from './respond.ts';
 import type { Runtime } from './runtime.ts';
 import type { Scope } from './scope.ts';
@@ -35,7 +34,5 @@ export async function serveExtAuthz(
   const own = `${rt.prefix}/${EXT_AUTHZ}`;
   const rest = scope.target!.path.slice(own.length);
   scope.target = parseRequestTarget(`${rest.startsWith('/') ? rest : `/${rest}`}${scope.target!.search}`);
-  const verdict = await check(scope, credentialsOf(req), rt);
-  if (verdict.outcome !== 'allow') return respond(req, res, scope, verdict, rt, EDGE_STYLE);
-  answerAllowed(res, scope, verdict.headers, rt, 200);
+  await decideForEdge(req, res, scope, rt);
 }

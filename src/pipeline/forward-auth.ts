@@ -15,9 +15,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseRequestTarget } from '../http/request-target.ts';
 import { singleHeader } from '../http/single-header.ts';
-import { check, NO_ROUTE } from './check.ts';
-import { answerAllowed } from './edge-answer.ts';
-import { credentialsOf } from './identify.ts';
+import { NO_ROUTE } from './check.ts';
+import { decideForEdge } from './edge-answer.ts';
 import { EDGE_STYLE, respond } from './respond.ts';
 import type { Runtime } from './runtime.ts';
 import type { Scope } from './scope.ts';
@@ -33,11 +32,5 @@ export async function serveForwardAuth(
   scope.method = (singleHeader(req, 'x-forwarded-method') || 'GET').toUpperCase();
   if (!uri) return respond(req, res, scope, NO_ROUTE, rt, EDGE_STYLE);
   scope.target = parseRequestTarget(uri); // bad URI → 400, never 2xx
-
-  const verdict = await check(scope, credentialsOf(req), rt);
-  // The subrequest carries the original request's headers: its Accept and Sec-Fetch-Mode tell
-  // whether it was a browser navigation, with the original method.
-  if (verdict.outcome !== 'allow')
-    return respond(req, res, scope, verdict, rt, EDGE_STYLE, { method: scope.method, headers: req.headers });
-  answerAllowed(res, scope, verdict.headers, rt, 200);
+  await decideForEdge(req, res, scope, rt);
 }
