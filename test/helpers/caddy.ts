@@ -6,9 +6,9 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitForPort } from './ports.ts';
 
 export const CADDYFILE = new URL('../../config/caddy/Caddyfile', import.meta.url).pathname;
 
@@ -83,7 +83,7 @@ export async function startCaddy(
   child.stderr?.on('data', collect);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {
-    await waitForPort(ports.listen, 10_000, () => child.exitCode !== null);
+    await waitForPort(ports.listen, 10_000, () => child.exitCode !== null, 'caddy');
   } catch (err) {
     child.kill('SIGKILL');
     throw new Error(`caddy did not start: ${(err as Error).message}\n${output}`);
@@ -98,24 +98,4 @@ export async function startCaddy(
       clearTimeout(timer);
     },
   };
-}
-
-function waitForPort(port: number, timeoutMs: number, gone: () => boolean): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      if (gone()) return reject(new Error('caddy exited'));
-      const socket = connect({ host: '127.0.0.1', port });
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve();
-      });
-      socket.once('error', () => {
-        socket.destroy();
-        if (Date.now() > deadline) reject(new Error(`port ${port} not listening after ${timeoutMs}ms`));
-        else setTimeout(attempt, 25);
-      });
-    };
-    attempt();
-  });
 }

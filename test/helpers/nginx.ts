@@ -16,9 +16,9 @@ import {
   readFileSync,
   writeFileSync,
 } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitForPort } from './ports.ts';
 
 export const NGINX_CONFIG_DIR = new URL('../../config/nginx/', import.meta.url).pathname;
 
@@ -145,7 +145,7 @@ export async function startNginx(opts: NginxOptions): Promise<TestNginx> {
     }
   };
   try {
-    for (const port of opts.ports) await waitForPort(port, 5000, () => child.exitCode !== null);
+    for (const port of opts.ports) await waitForPort(port, 5000, () => child.exitCode !== null, 'nginx');
   } catch (err) {
     child.kill('SIGKILL');
     throw new Error(`nginx did not start: ${(err as Error).message}\n${readLog()}`);
@@ -161,24 +161,4 @@ export async function startNginx(opts: NginxOptions): Promise<TestNginx> {
       clearTimeout(timer);
     },
   };
-}
-
-function waitForPort(port: number, timeoutMs: number, gone: () => boolean): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      if (gone()) return reject(new Error('nginx exited'));
-      const socket = connect({ host: '127.0.0.1', port });
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve();
-      });
-      socket.once('error', () => {
-        socket.destroy();
-        if (Date.now() > deadline) reject(new Error(`port ${port} not listening after ${timeoutMs}ms`));
-        else setTimeout(attempt, 25);
-      });
-    };
-    attempt();
-  });
 }

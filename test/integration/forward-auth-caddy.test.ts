@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { request } from 'undici';
 import { parse, parseAllDocuments } from 'yaml';
 import { type DevIdp, startDevIdp } from '../../src/demo/dev-idp.ts';
 import { IDENTITY_HEADERS } from '../../src/identity/headers.ts';
@@ -18,6 +17,7 @@ import { CADDYFILE, caddySkip, startCaddy, type TestCaddy } from '../helpers/cad
 import { route, testConfig } from '../helpers/config.ts';
 import { CookieJar } from '../helpers/cookie-jar.ts';
 import { freePort, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.ts';
+import { echoedHeaders, getText } from '../helpers/http-get.ts';
 import { loginThroughIdp } from '../helpers/login-flow.ts';
 import { rawRequest } from '../helpers/raw-http.ts';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.ts';
@@ -73,12 +73,8 @@ describe('issue-17: forward auth behind Caddy with the shipped Caddyfile', {
     await idp?.close();
   });
 
-  async function get(url: string, headers: Record<string, string> = {}) {
-    const res = await request(url, { headers });
-    const text = await res.body.text();
-    return { status: res.statusCode, headers: res.headers, text };
-  }
-  const seen = (text: string) => (JSON.parse(text) as { headers: Record<string, string> }).headers;
+  const get = getText;
+  const seen = echoedHeaders;
 
   it('passes a bearer token: the upstream sees X-Auth-Request-User and the assertion', async () => {
     const res = await get(`${base}/app/api?q=1`, {

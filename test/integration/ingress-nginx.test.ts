@@ -16,6 +16,7 @@ import { chromiumSkip, launchChromium } from '../helpers/browser.ts';
 import { route, testConfig } from '../helpers/config.ts';
 import { CookieJar } from '../helpers/cookie-jar.ts';
 import { freePort, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.ts';
+import { echoedHeaders, getText } from '../helpers/http-get.ts';
 import { loginThroughIdp } from '../helpers/login-flow.ts';
 import { nginxSkip, startNginx, type TestNginx } from '../helpers/nginx.ts';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.ts';
@@ -153,12 +154,8 @@ describe('issue-17: behind ingress-nginx, external-auth annotations', {
     await idp?.close();
   });
 
-  async function get(url: string, headers: Record<string, string> = {}) {
-    const res = await request(url, { headers });
-    const text = await res.body.text();
-    return { status: res.statusCode, headers: res.headers, text };
-  }
-  const seen = (text: string) => (JSON.parse(text) as { headers: Record<string, string> }).headers;
+  const get = getText;
+  const seen = echoedHeaders;
 
   it('lists every Gatehouse identity header in auth-response-headers', () => {
     for (const h of [

@@ -15,6 +15,7 @@ import { normalizeHeaderName } from '../../src/identity/strip-inbound.ts';
 import { route, testConfig } from '../helpers/config.ts';
 import { CookieJar } from '../helpers/cookie-jar.ts';
 import { freePort, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.ts';
+import { echoedHeaders, getText } from '../helpers/http-get.ts';
 import { loginThroughIdp } from '../helpers/login-flow.ts';
 import { NGINX_CONFIG_DIR, nginxSkip, startNginx, type TestNginx, templateSite } from '../helpers/nginx.ts';
 import { rawRequest } from '../helpers/raw-http.ts';
@@ -136,13 +137,8 @@ describe('issue-6: behind nginx, auth_request mode with the shipped snippets', {
     await idp?.close();
   });
 
-  async function get(url: string, headers: Record<string, string> = {}) {
-    const res = await request(url, { headers });
-    const text = await res.body.text();
-    return { status: res.statusCode, headers: res.headers, text };
-  }
-  /** The headers the echo upstream received, as it reported them. */
-  const seen = (text: string) => (JSON.parse(text) as { headers: Record<string, string> }).headers;
+  const get = getText;
+  const seen = echoedHeaders;
 
   it('sends a browser without a session to start with the whole original URL, then back to it after a real login', async () => {
     const page = `${base}/app/page?x=1&y=a%20b`;

@@ -14,6 +14,7 @@ import { type DevIdp, startDevIdp } from '../../src/demo/dev-idp.ts';
 import { route, testConfig } from '../helpers/config.ts';
 import { CookieJar } from '../helpers/cookie-jar.ts';
 import { freePort, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.ts';
+import { echoedHeaders } from '../helpers/http-get.ts';
 import { loginThroughIdp } from '../helpers/login-flow.ts';
 import { nginxSkip, startNginx, type TestNginx } from '../helpers/nginx.ts';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.ts';
@@ -129,7 +130,7 @@ describe('issue-6: an oauth2-proxy nginx config works unchanged with endpoints_p
     await idp?.close();
   });
 
-  const seen = (text: string) => (JSON.parse(text) as { headers: Record<string, string> }).headers;
+  const seen = echoedHeaders;
 
   it('error_page 401 = /oauth2/sign_in: redirects to /oauth2/start with the original URI, logs in, comes back', async () => {
     const page = `${base}/reports?from=1&to=2`;
