@@ -333,6 +333,22 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   admin: z.strictObject({ listen: listenAddress.default('127.0.0.1:9090') }).prefault({}),
+  /** Envoy's external authorization over gRPC (the HTTP service mode needs no key) */
+  ext_authz: z
+    .strictObject({
+      grpc: z
+        .strictObject({
+          /** `host:port` or `unix:/path`: plaintext HTTP/2, for Envoy on the same host or network */
+          listen: listenAddress.refine(
+            (v) => v.startsWith('unix:') || /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(v),
+            {
+              message: 'must be host:port (such as 127.0.0.1:9191) or unix:/path',
+            },
+          ),
+        })
+        .optional(),
+    })
+    .prefault({}),
   log: z
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') })
     .prefault({}),

@@ -91,10 +91,7 @@ export function sendError(
   }
   if (res.destroyed) return;
   const status = opts.status ?? REASONS[code].status;
-  const html = prefersHtml(req.headers.accept);
-  const body = html
-    ? htmlPage(status, code, opts.requestId)
-    : `${JSON.stringify({ error: code, message: REASONS[code].detail, request_id: opts.requestId })}\n`;
+  const { body, headers } = errorBody(req.headers.accept, status, code, opts.requestId);
   try {
     // Headers an upstream or an earlier stage set on `res` do not belong to this answer.
     for (const name of res.getHeaderNames()) res.removeHeader(name);
@@ -104,10 +101,37 @@ export function sendError(
     // An invalid extra header (a caller bug) must not turn an error answer into a crash.
   }
   res.statusCode = status;
-  res.setHeader('Content-Type', html ? 'text/html; charset=utf-8' : 'application/json; charset=utf-8');
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
   res.setHeader('Content-Length', Buffer.byteLength(body));
-  res.setHeader('Cache-Control', 'no-store');
-  res.setHeader('X-Content-Type-Options', 'nosniff');
-  if (html) res.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'");
   res.end(req.method === 'HEAD' ? undefined : body);
 }
+
+export interface ErrorBody {
+  readonly html: boolean;
+  readonly body: string;
+  /** content type and the headers every error body goes with */
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/**
+ * The body of an error answer, HTML for a client that ranks it above JSON: for answers written
+ * on a response here, and for those an edge proxy writes for us (Envoy's gRPC ext_authz).
+ */
+export function errorBody(
+  accept: string | undefined,
+  status: number,
+  code: ReasonCode,
+  requestId: string | undefined,
+): ErrorBody {
+  if (prefersHtml(accept))
+    return { html: true, body: htmlPage(status, code, requestId), headers: HTML_HEADERS };
+  const body = `${JSON.stringify({ error: code, message: REASONS[code].detail, request_id: requestId })}\n`;
+  return { html: false, body, headers: JSON_HEADERS };
+}
+const COMMON_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
+const HTML_HEADERS = Object.freeze({
+  'content-type': 'text/html; charset=utf-8',
+  ...COMMON_HEADERS,
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
+});
+const JSON_HEADERS = Object.freeze({ 'content-type': 'application/json; charset=utf-8', ...COMMON_HEADERS });

@@ -50,11 +50,8 @@ export function createScope(req: IncomingMessage, isTrusted: (ip: string | undef
     ? firstValue(h['x-forwarded-proto'])?.split(',')[0]?.trim().toLowerCase()
     : undefined;
   const fwdHost = trusted ? firstValue(h['x-forwarded-host'])?.split(',')[0]?.trim() : undefined;
-  // Every field from the start, optional ones undefined: the stages that fill them in later store
-  // into a fixed shape instead of growing the object one hidden-class transition at a time.
-  return {
-    requestId: inboundId && REQUEST_ID.test(inboundId) ? inboundId : randomUUID(),
-    startedAt: performance.now(),
+  return newScope({
+    requestId: inboundId,
     clientIp: clientAddress(remote, h['x-forwarded-for'], isTrusted),
     proto:
       fwdProto === 'https' || fwdProto === 'http'
@@ -62,8 +59,33 @@ export function createScope(req: IncomingMessage, isTrusted: (ip: string | undef
         : (req.socket as TLSSocket).encrypted
           ? 'https'
           : 'http',
-    host: sanitizeHost(fwdHost ?? h.host ?? ''),
+    host: fwdHost ?? h.host ?? '',
     method: req.method ?? 'GET',
+  });
+}
+
+/** What a scope starts from: read off the request here, or off an edge proxy's description of it. */
+export interface ScopeStart {
+  /** an id the (trusted) peer gave; a malformed one is replaced */
+  readonly requestId: string | undefined;
+  readonly clientIp: string;
+  readonly proto: 'http' | 'https';
+  /** as received: sanitized here */
+  readonly host: string;
+  readonly method: string;
+}
+
+export function newScope(start: ScopeStart): Scope {
+  const id = start.requestId;
+  // Every field from the start, optional ones undefined: the stages that fill them in later store
+  // into a fixed shape instead of growing the object one hidden-class transition at a time.
+  return {
+    requestId: id && REQUEST_ID.test(id) ? id : randomUUID(),
+    startedAt: performance.now(),
+    clientIp: start.clientIp,
+    proto: start.proto,
+    host: sanitizeHost(start.host),
+    method: start.method,
     target: undefined,
     route: undefined,
     identity: undefined,

@@ -18,6 +18,7 @@ import { createStore } from '../store/create-store.ts';
 import { createOutboundDispatcher } from '../util/outbound.ts';
 import { listenOptions, serveAdmin, unixSocketPath } from './admin.ts';
 import { buildRuntime, startRuntime } from './build-runtime.ts';
+import { type ExtAuthzGrpcServer, startExtAuthzGrpc } from './ext-authz-grpc.ts';
 import { createPublicServer } from './public-server.ts';
 import { applySocketMode, removeOwnSocket, removeStaleSocket } from './unix-socket.ts';
 
@@ -28,6 +29,8 @@ export interface Gatehouse {
   /** on a unix socket: `{ address: <path>, family: 'unix', port: 0 }` */
   readonly publicAddress: AddressInfo;
   readonly adminAddress: AddressInfo;
+  /** Envoy's gRPC ext_authz service, when `ext_authz.grpc` is configured */
+  readonly extAuthzGrpc?: Pick<ExtAuthzGrpcServer, 'address'>;
   /** the live runtime (tests and the admin listener read it) */
   current(): Runtime;
   /** re-read the config file; an invalid config is refused and the old one keeps serving */
@@ -86,6 +89,8 @@ class GatehouseProcess implements Gatehouse {
   adminAddress!: AddressInfo;
   /** the unix socket files this process created (path → inode), removed at shutdown */
   readonly #sockets = new Map<string, number>();
+  /** Envoy's gRPC ext_authz service, when `ext_authz.grpc` is configured */
+  extAuthzGrpc?: ExtAuthzGrpcServer;
 
   constructor(configFile: string, shared: Shared, rt: Runtime) {
     this.#configFile = configFile;
@@ -119,6 +124,9 @@ class GatehouseProcess implements Gatehouse {
     this.publicAddress = addressOf(this.#server)!;
     // A process without an admin listener reports the public one's host with port 0.
     this.adminAddress = addressOf(this.#admin) ?? { ...this.publicAddress, port: 0 };
+    const grpc = config.ext_authz.grpc;
+    if (grpc)
+      this.extAuthzGrpc = await startExtAuthzGrpc(grpc.listen, mode, () => this.#rt, this.#shared.log);
     this.#shared.log.info(
       { listen: describeAddress(this.publicAddress), admin: describeAddress(this.adminAddress) },
       'gatehouse listening',
@@ -160,6 +168,8 @@ class GatehouseProcess implements Gatehouse {
     const old = this.#rt;
     if (fresh.config.store !== this.#storeConfig)
       log.warn({}, 'store changes take effect at the next restart; the running store is kept');
+    if (fresh.config.ext_authz.grpc?.listen !== old.config.ext_authz.grpc?.listen)
+      log.warn({}, 'ext_authz.grpc.listen changes take effect at the next restart');
     this.#rt = await buildRuntime(fresh, this.#shared, old);
     startRuntime(this.#rt);
     old.close();
@@ -175,7 +185,7 @@ class GatehouseProcess implements Gatehouse {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     this.#server.closeIdleConnections();
     const timer = setTimeout(() => this.#server.closeAllConnections(), grace);
-    await closed;
+    await Promise.all([closed, this.extAuthzGrpc?.close(grace)]);
     clearTimeout(timer);
     await new Promise<void>((resolve) => {
       if (this.#admin.listening) this.#admin.close(() => resolve());
