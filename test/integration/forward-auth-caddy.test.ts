@@ -125,7 +125,7 @@ describe('issue-17: forward auth behind Caddy with the shipped Caddyfile', {
     assert.equal(line.route, 'app');
   });
 
-  it('sends a browser navigation without a session to start, and a real login through Caddy ends on the page', async () => {
+  it('sends a browser navigation without a session to start; a real login and sign-out through Caddy', async () => {
     const target = `${base}/app/page?x=1&y=a%20b`;
     const first = await get(target, { accept: 'text/html' });
     assert.equal(first.status, 302, first.text);
@@ -145,6 +145,23 @@ describe('issue-17: forward auth behind Caddy with the shipped Caddyfile', {
       assert.equal(headers['x-auth-request-user'], 'alice');
       assert.equal(headers['x-auth-request-groups'], 'admins,eng');
       assert.ok(headers['x-gatehouse-assertion']);
+
+      // Sign-out through Caddy (a same-origin POST, as a page's sign-out button sends it): the
+      // session cookie is cleared, and the old cookie, replayed, no longer opens the page.
+      const cookies = await page.context().cookies(base);
+      const session = cookies.filter((c) => c.name.startsWith('gatehouse'));
+      assert.ok(session.length > 0, 'signed in with a session cookie');
+      const cookie = session.map((c) => `${c.name}=${c.value}`).join('; ');
+      const signedOut = await page.evaluate(
+        async () => (await fetch('/.gatehouse/sign_out', { method: 'POST', redirect: 'manual' })).type,
+      );
+      assert.equal(signedOut, 'opaqueredirect');
+      const left = (await page.context().cookies(base)).filter((c) => c.name.startsWith('gatehouse'));
+      assert.deepEqual(left, [], 'the session cookie is cleared');
+      const replayed = await get(target, { accept: 'text/html', cookie });
+      assert.equal(replayed.status, 302, 'a signed-out session cookie is refused');
+      assert.equal(new URL(String(replayed.headers.location)).pathname, '/.gatehouse/start');
+      await gh.auditLine((l) => l.path === '/.gatehouse/sign_out' && l.sub === 'alice');
     } finally {
       await page.close();
     }
@@ -270,6 +287,19 @@ describe('issue-17: forward auth behind Caddy with the shipped Caddyfile', {
       }
       const none = await traefik('GET', '');
       assert.equal(none.status, 403);
+    });
+
+    it('matches routes on the path alone: a query, fragment or ;parameter never opens a route', async () => {
+      // The public /static route must not be reached by spelling it in the query or fragment.
+      for (const uri of ['/app/x?/static/y', '/app/x?next=/static', '/app/x#/static/y']) {
+        const res = await traefik('GET', uri, { accept: 'application/json' });
+        assert.equal(res.status, 401, uri);
+      }
+      // nor a protected one hidden behind a public prefix with a path parameter (Tomcat's ;jsessionid)
+      for (const uri of ['/static;/../admin/', '/static/..;/admin/', '/admin;x=1/']) {
+        const res = await traefik('GET', uri, { authorization: `Bearer ${token}` });
+        assert.equal(res.status, 400, uri);
+      }
     });
   });
 });
