@@ -4,7 +4,10 @@
  * count and duration; its own CPU then competes with the server, so figures are rougher).
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export interface LoadResult {
   requests: number;
@@ -22,17 +25,38 @@ export interface LoadOptions {
   connections: number;
   /** taskset CPU list for the load generator */
   cpus?: string;
+  /** send each request as a POST with a body of this many bytes (wrk only) */
+  uploadBytes?: number;
 }
 
 const LUA = new URL('./report.lua', import.meta.url).pathname;
 export const HAS_WRK = spawnSync('wrk', ['--version']).error === undefined;
 
 export function runLoad(o: LoadOptions): Promise<LoadResult> {
+  if (o.uploadBytes !== undefined && !HAS_WRK) throw new Error('uploads need wrk (apt-get install wrk)');
   return HAS_WRK ? runWrk(o) : runNodeLoop(o);
 }
 
+/** report.lua, preceded for uploads by the request it sends (one script per body size). */
+function luaFor(o: LoadOptions): string {
+  if (o.uploadBytes === undefined) return LUA;
+  const file = join(tmpdir(), `gatehouse-bench-upload-${o.uploadBytes}.lua`);
+  const setup = `wrk.method = "POST"\nwrk.body = string.rep("x", ${o.uploadBytes})\nwrk.headers["Content-Type"] = "application/octet-stream"\n`;
+  writeFileSync(file, setup + readFileSync(LUA, 'utf8'));
+  return file;
+}
+
 async function runWrk(o: LoadOptions): Promise<LoadResult> {
-  const args = ['-t1', `-c${o.connections}`, `-d${o.seconds}s`, '--latency', '--timeout', '5s', '-s', LUA];
+  const args = [
+    '-t1',
+    `-c${o.connections}`,
+    `-d${o.seconds}s`,
+    '--latency',
+    '--timeout',
+    '5s',
+    '-s',
+    luaFor(o),
+  ];
   for (const [k, v] of Object.entries(o.headers ?? {})) args.push('-H', `${k}: ${v}`);
   args.push(o.url);
   const cmd = o.cpus !== undefined ? 'taskset' : 'wrk';
