@@ -46,11 +46,16 @@ describe('explain', () => {
       upstream: 'http://127.0.0.1:9000/',
       groups: ['Okta-Admins'],
       roles: ['admin'],
+      scopes: [],
       decision: 'allow',
       reason: 'policy_allowed',
       rule: 'allow[0]',
       dryRun: false,
       enforcedDecision: 'allow',
+      trace: [
+        { rule: 'deny[0]', matched: false, checks: [{ key: 'groups', matched: false }] },
+        { rule: 'allow[0]', matched: true, checks: [{ key: 'roles', matched: true }] },
+      ],
     });
   });
 
@@ -139,6 +144,8 @@ describe('formatExplain', () => {
         'rule: deny[0]',
         'groups: Suspended,Okta-Admins',
         'roles: admin',
+        'check: deny[0] yes (groups: yes)',
+        'check: allow[0] yes (roles: yes)',
         '',
       ].join('\n'),
     );
