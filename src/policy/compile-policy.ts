@@ -49,7 +49,7 @@ export interface RuleTrace {
   /** "deny[0]", "allow[1]" */
   readonly rule: string;
   readonly matched: boolean;
-  /** every key of the rule, in the order it is written in the schema, and whether it held */
+  /** every key of the rule, in a fixed order (not the YAML's), and whether it held */
   readonly checks: readonly { readonly key: string; readonly matched: boolean }[];
 }
 
