@@ -13,7 +13,8 @@ const USAGE = `Usage: gatehouse <command> [options]
 Commands:
   serve   [-c FILE]                 run the proxy (FILE: $GATEHOUSE_CONFIG, then config/gatehouse.yaml)
   check   [-c FILE]                 validate the config and run its policy tests
-  explain [-c FILE] --url URL [--method M] [--claims JSON|@file] [--auth-type session|bearer] [--provider NAME] [--json]
+  explain [-c FILE] --url URL [--method M] [--claims JSON|@file] [--auth-type session|bearer|dpop|mtls]
+          [--provider NAME] [--client-id ID] [--scopes "a b"] [--source-ip IP] [--json]
                                     show the route, role mapping and decision for a request; no network
   keygen                            print a fresh cookie secret and an ES256 private JWK
   demo                              a development IdP, a demo upstream and the proxy on loopback
@@ -61,6 +62,9 @@ async function main(argv: string[]): Promise<number> {
         claims: values.claims,
         authType: values['auth-type'],
         provider: values.provider,
+        clientId: values['client-id'],
+        scopes: values.scopes,
+        sourceIp: values['source-ip'],
         json: values.json ?? false,
       });
     case 'keygen':
@@ -88,6 +92,9 @@ function parse(argv: string[]) {
       claims: { type: 'string' },
       'auth-type': { type: 'string' },
       provider: { type: 'string' },
+      'client-id': { type: 'string' },
+      scopes: { type: 'string' },
+      'source-ip': { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },

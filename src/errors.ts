@@ -38,6 +38,7 @@ export const REASONS = {
   // authorization
   policy_denied: { status: 403, detail: 'You are not allowed to access this resource.' },
   no_rule_matched: { status: 403, detail: 'You are not allowed to access this resource.' },
+  insufficient_scope: { status: 403, detail: 'The token lacks a scope this resource requires.' },
   groups_overage: {
     status: 403,
     detail:

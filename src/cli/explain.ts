@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { loadConfig } from '../config/load.ts';
+import { RULE_AUTH_TYPES, type RuleAuthType } from '../config/schema.ts';
 import { ConfigError } from '../errors.ts';
 import { explain, formatExplain } from '../policy/explain.ts';
 
@@ -13,6 +14,10 @@ export interface ExplainArgs {
   claims?: string;
   authType?: string;
   provider?: string;
+  clientId?: string;
+  /** space- or comma-separated */
+  scopes?: string;
+  sourceIp?: string;
   json: boolean;
 }
 
@@ -32,26 +37,36 @@ export async function runExplain(configFile: string, args: ExplainArgs): Promise
       return 2;
     }
   }
-  if (args.authType !== undefined && args.authType !== 'session' && args.authType !== 'bearer') {
-    process.stderr.write('gatehouse: --auth-type must be session or bearer\n');
+  if (args.authType !== undefined && !(RULE_AUTH_TYPES as readonly string[]).includes(args.authType)) {
+    process.stderr.write(`gatehouse: --auth-type must be one of ${RULE_AUTH_TYPES.join(', ')}\n`);
     return 2;
   }
+  const scopes = args.scopes?.split(/[\s,]+/).filter((s) => s.length > 0);
+  let result: ReturnType<typeof explain>;
   try {
     const { config } = await loadConfig(configFile);
-    const result = explain(config, {
+    result = explain(config, {
       url: args.url,
       method: args.method,
       claims,
-      authType: args.authType as 'session' | 'bearer' | undefined,
+      authType: args.authType as RuleAuthType | undefined,
       provider: args.provider,
+      ...(args.clientId !== undefined ? { clientId: args.clientId } : {}),
+      ...(scopes !== undefined ? { scopes } : {}),
+      ...(args.sourceIp !== undefined ? { sourceIp: args.sourceIp } : {}),
     });
-    process.stdout.write(args.json ? `${JSON.stringify(result)}\n` : `${formatExplain(result)}\n`);
-    return 0;
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
       return 1;
     }
+    // A flag the explainer refuses (a bad --source-ip, --scopes beside a scope claim).
+    if (err instanceof TypeError && (err as { code?: string }).code === 'ERR_INVALID_ARG_VALUE') {
+      process.stderr.write(`gatehouse: ${err.message}\n`);
+      return 2;
+    }
     throw err;
   }
+  process.stdout.write(args.json ? `${JSON.stringify(result)}\n` : `${formatExplain(result)}\n`);
+  return 0;
 }

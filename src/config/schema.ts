@@ -4,6 +4,8 @@
  * Durations are written as `500ms`, `30s`, `5m`, `1h`, `1d` and become milliseconds.
  */
 import * as z from 'zod';
+import { parseCidr } from '../http/cidr.ts';
+import { parseClaimPath } from '../policy/claims.ts';
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -89,10 +91,13 @@ const socketMode = z.union([z.string(), z.number()]).transform((v, ctx) => {
   return Number.parseInt(v, 8);
 });
 
-/** `groups`, `realm_access.roles`, `cognito:groups`: dotted names, no empty segment. */
-const claimPath = z
-  .string()
-  .regex(/^[^.\s]+(?:\.[^.\s]+)*$/, { message: 'must be a dotted claim path such as a.b.c' });
+/**
+ * `groups`, `realm_access.roles`, `cognito:groups`: dotted names, no empty segment; a name with
+ * a dot in it is quoted, `"https://example.com/roles"` (see policy/claims.ts).
+ */
+const claimPath = z.string().refine((v) => parseClaimPath(v) !== undefined, {
+  message: 'must be a dotted claim path such as a.b.c',
+});
 
 const httpUrl = z.url({ protocol: /^https?$/, message: 'must be an absolute http(s) URL' });
 const nonEmptyStrings = z.array(z.string().min(1)).min(1, { message: 'must list at least one value' });
@@ -103,6 +108,30 @@ const cidr = z.string().refine((v) => v === 'unix' || /^[0-9a-fA-F:.]+(?:\/\d{1,
 
 export const AUTH_TYPES = ['session', 'bearer'] as const;
 export type AuthType = (typeof AUTH_TYPES)[number];
+
+/**
+ * What a rule's `auth_types:` may name: a credential kind (`session`, `bearer`: any bearer
+ * token), or a bearer token whose key was proven on this request (`dpop`: RFC 9449, `mtls`:
+ * RFC 8705). A route's `auth:` list names credential kinds only ({@link AUTH_TYPES}).
+ */
+export const RULE_AUTH_TYPES = ['session', 'bearer', 'dpop', 'mtls'] as const;
+export type RuleAuthType = (typeof RULE_AUTH_TYPES)[number];
+
+/**
+ * An OAuth scope (RFC 6749 §3.3 scope-token): printable ASCII without space, `"` or `\`, so it
+ * can be named inside `WWW-Authenticate: Bearer scope="…"` as it is.
+ */
+const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,256}$/, {
+  message: 'must be an OAuth scope: printable ASCII without spaces, quotes or backslashes',
+});
+/** An IP address or CIDR block, IPv4 or IPv6 (`10.0.0.0/8`, `2001:db8::/32`, `::ffff:10.0.0.0/104`). */
+const ipBlock = z.string().refine((v) => parseCidr(v) !== undefined, {
+  message: 'must be an IP address or CIDR such as 10.0.0.0/8 or 2001:db8::/32',
+});
+/** One IP address (no prefix). */
+const ipAddress = z.string().refine((v) => !v.includes('/') && parseCidr(v) !== undefined, {
+  message: 'must be an IP address such as 10.1.2.3 or 2001:db8::1',
+});
 
 /**
  * One policy rule: every key present must match (AND). At least one key is required, and
@@ -123,9 +152,15 @@ export const ruleSchema = z
           .min(1, { message: 'must list at least one value' }),
       )
       .optional(),
-    auth_types: z.array(z.enum(AUTH_TYPES)).min(1).optional(),
+    auth_types: z.array(z.enum(RULE_AUTH_TYPES)).min(1).optional(),
     /** the provider (`oidc[].name` or `bearer[].name`) the identity came from */
     providers: nonEmptyStrings.optional(),
+    /** the OAuth client of a machine token (`client_id`, else `azp`), any of them */
+    clients: nonEmptyStrings.optional(),
+    /** the token's granted scopes (`scope`, `scp`) hold every one listed */
+    scopes: z.array(scopeToken).min(1, { message: 'must list at least one value' }).optional(),
+    /** the client address (after `server.trusted_proxies`) lies in one of these blocks */
+    source_ips: z.array(ipBlock).min(1, { message: 'must list at least one value' }).optional(),
   })
   .refine((r) => Object.keys(r).length > 0, { message: 'a rule must name at least one condition' });
 export type RuleConfig = z.infer<typeof ruleSchema>;
@@ -178,7 +213,7 @@ export const routeSchema = z.strictObject({
 export type RouteConfig = z.infer<typeof routeSchema>;
 
 /** Built-in claim mappers: where each IdP family puts group and role names (see policy/claim-mappers.ts). */
-export const CLAIMS_MAPPERS = ['okta', 'cognito', 'keycloak', 'entra', 'auth0'] as const;
+export const CLAIMS_MAPPERS = ['okta', 'cognito', 'keycloak', 'entra', 'auth0', 'kubernetes'] as const;
 export type ClaimsMapperName = (typeof CLAIMS_MAPPERS)[number];
 
 /** A provider name: it appears in URLs (`/callback/NAME`, `?provider=NAME`), headers and audit lines. */
@@ -416,18 +451,47 @@ export const configSchema = z.strictObject({
   routes: z.array(routeSchema).min(1, { message: 'must list at least one route' }),
   tests: z
     .array(
-      z.strictObject({
-        url: httpUrl,
-        method: z.string().default('GET'),
-        claims: z.record(z.string(), z.unknown()).optional(),
-        auth_type: z.enum(AUTH_TYPES).default('session'),
-        /** the provider the claims come from (its mapping applies); default: the first */
-        provider: z.string().min(1).optional(),
-        expect: z.enum(['allow', 'deny', 'login']),
-      }),
+      z
+        .strictObject({
+          url: httpUrl,
+          method: z.string().default('GET'),
+          claims: z.record(z.string(), z.unknown()).optional(),
+          /** `dpop` / `mtls`: a bearer token whose key was proven on the request */
+          auth_type: z.enum(RULE_AUTH_TYPES).default('session'),
+          /** the provider the claims come from (its mapping applies); default: the first */
+          provider: z.string().min(1).optional(),
+          /** shorthand for the `client_id` claim */
+          client_id: z.string().min(1).optional(),
+          /** shorthand for the `scope` claim (joined with spaces) */
+          scopes: z.array(scopeToken).optional(),
+          /** the client address the request comes from (default: none, so no `source_ips` matches) */
+          source_ip: ipAddress.optional(),
+          expect: z.enum(['allow', 'deny', 'login']),
+        })
+        .superRefine((test, ctx) => {
+          const conflict = shorthandConflict(test.claims, test);
+          if (conflict) ctx.addIssue({ code: 'custom', path: [conflict.key], message: conflict.message });
+        }),
     )
     .default([]),
 });
 
 /** The validated, defaulted, frozen config. */
 export type Config = z.infer<typeof configSchema>;
+
+/**
+ * A test (or `gatehouse explain`) that gives `client_id` or `scopes` beside claims that already
+ * say it would be ambiguous: which one counts? Refused instead.
+ */
+export function shorthandConflict(
+  claims: Readonly<Record<string, unknown>> | undefined,
+  given: { client_id?: string; scopes?: readonly string[] },
+): { key: 'client_id' | 'scopes'; message: string } | undefined {
+  if (claims === undefined) return undefined;
+  const has = (name: string) => Object.hasOwn(claims, name);
+  if (given.client_id !== undefined && (has('client_id') || has('azp')))
+    return { key: 'client_id', message: 'the claims already name the client (client_id or azp): give one' };
+  if (given.scopes !== undefined && (has('scope') || has('scp')))
+    return { key: 'scopes', message: 'the claims already carry scopes (scope or scp): give one' };
+  return undefined;
+}

@@ -9,20 +9,11 @@
  * socket file (see `server.socket_mode`) could then forge `X-Forwarded-*` – and the config
  * accepts `unix` only with a unix listener, where "no address" always means a unix peer.
  */
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
+import { createAddressMatcher, unmapIPv4 as unmap } from './cidr.ts';
 
 /** Peer addresses whose trust is remembered at most (see createTrustedProxies). */
 const MAX_REMEMBERED = 1024;
-
-const MAPPED_V4 = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i;
-
-/** `::ffff:10.0.0.1` (a dual-stack socket's view of an IPv4 peer) → `10.0.0.1`. */
-function unmap(address: string): string {
-  // Only a name starting with ':' can be mapped: a plain IPv4 peer skips the regex.
-  if (address.charCodeAt(0) !== 58) return address;
-  const m = MAPPED_V4.exec(address);
-  return m ? m[1]! : address;
-}
 
 function invalid(cidr: string): TypeError {
   return Object.assign(new TypeError(`trusted proxy "${cidr}" is not an IP address or CIDR`), {
@@ -40,29 +31,11 @@ export function createTrustedProxies(
   cidrs: readonly string[],
 ): (remoteAddress: string | undefined) => boolean {
   if (cidrs.length === 0) return () => false;
-  const list = new BlockList();
-  let unix = false;
-  for (const entry of cidrs) {
-    if (entry === 'unix') {
-      unix = true;
-      continue;
-    }
-    const slash = entry.indexOf('/');
-    const address = unmap(slash === -1 ? entry : entry.slice(0, slash));
-    const family = isIP(address);
-    if (family === 0) throw invalid(entry);
-    const max = family === 4 ? 32 : 128;
-    const prefix = slash === -1 ? max : Number(entry.slice(slash + 1));
-    if (
-      !Number.isInteger(prefix) ||
-      prefix < 0 ||
-      prefix > max ||
-      (slash !== -1 && !/^\d+$/.test(entry.slice(slash + 1)))
-    ) {
-      throw invalid(entry);
-    }
-    list.addSubnet(address, prefix, family === 4 ? 'ipv4' : 'ipv6');
-  }
+  const unix = cidrs.includes('unix');
+  const inList = createAddressMatcher(
+    cidrs.filter((c) => c !== 'unix'),
+    invalid,
+  );
   // BlockList#check costs a few hundred ns and is asked up to three times per request about the
   // same few peers: answers are remembered, in a map emptied whenever it fills (bounded).
   const known = new Map<string, boolean>();
@@ -71,9 +44,7 @@ export function createTrustedProxies(
     if (typeof remoteAddress !== 'string') return false;
     let trusted = known.get(remoteAddress);
     if (trusted === undefined) {
-      const address = unmap(remoteAddress);
-      const family = isIP(address);
-      trusted = family !== 0 && list.check(address, family === 4 ? 'ipv4' : 'ipv6');
+      trusted = inList(remoteAddress);
       if (remoteAddress.length <= 64) {
         if (known.size >= MAX_REMEMBERED) known.clear();
         known.set(remoteAddress, trusted);

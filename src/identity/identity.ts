@@ -25,6 +25,8 @@ export interface Identity {
   readonly authType: AuthType;
   /** OAuth client id of a machine token (`client_id` or `azp`) */
   readonly clientId?: string;
+  /** the token is sender-constrained and its key was proven on this request (RFC 9449 / RFC 8705) */
+  readonly binding?: 'dpop' | 'mtls';
   /** epoch seconds after which this identity must not be used */
   readonly expiresAt: number;
   /** session id from the IdP (`sid`), for back-channel logout */

@@ -9,7 +9,8 @@ import { meetsAuthQuery } from './auth-query.ts';
 import type { Scope } from './scope.ts';
 
 export function authorize(scope: Scope, policy: CompiledPolicy): Decision {
-  let decision = policy.decide(scope.identity);
+  // The scope is the request facts (`clientIp`) a rule may ask about: passed as it is.
+  let decision = policy.decide(scope.identity, scope);
   if (decision.reason === 'no_credentials' && scope.authFailure)
     decision = { ...decision, reason: scope.authFailure };
   scope.decision = decision;

@@ -6,7 +6,8 @@
  * - login needed, browser navigation, the route can sign in → 302 to
  *   `{prefix}/start?[provider=NAME&]rd=<original URL>`
  * - login needed, anything else → 401 + `WWW-Authenticate: Bearer` (RFC 6750 §3)
- * - denied → 403 (`error="insufficient_scope"` for bearer callers)
+ * - denied → 403 (`error="insufficient_scope"` for bearer callers, with `scope="…"` naming what
+ *   is missing when an allow rule failed on its `scopes:` alone – RFC 6750 §3.1)
  * - error → the reason's status from the registry (`src/errors.ts`)
  *
  * Bodies are `sendError`'s (HTML or JSON by `Accept`), with the registry's client-safe texts:
@@ -93,7 +94,11 @@ export function answerFor(
     return { status: 401, decision: 'login', reason, bodyCode, body: !style.headOnly, headers };
   }
   if (verdict.outcome === 'deny' || (reason === 'route_not_found' && style.noRouteIsDeny)) {
-    if (scope.identity?.authType === 'bearer') headers['www-authenticate'] = wwwAuthenticate(reason, true);
+    if (scope.identity?.authType === 'bearer') {
+      // Only a policy decision names scopes; a narrowed `/auth` allow (restrict) is no such case.
+      const needed = reason === 'insufficient_scope' ? scope.decision?.requiredScope : undefined;
+      headers['www-authenticate'] = wwwAuthenticate(reason, true, needed);
+    }
     const headOnly = style.headOnly && verdict.outcome === 'deny';
     return { status: 403, decision: 'deny', reason, bodyCode: reason, body: !headOnly, headers };
   }
@@ -144,8 +149,19 @@ const NO_LOGIN: Pick<Routing, 'loginTarget'> = {
   loginTarget: () => ({ startUrl: '', canLogin: false }),
 };
 
-export function wwwAuthenticate(reason: ReasonCode | undefined, deny: boolean): string {
-  if (deny) return 'Bearer realm="gatehouse", error="insufficient_scope"';
+/**
+ * @param requiredScope space-separated scopes, already RFC 6749 scope-tokens (the config schema
+ *   admits nothing else), so they go inside the quotes as they are
+ */
+export function wwwAuthenticate(
+  reason: ReasonCode | undefined,
+  deny: boolean,
+  requiredScope?: string,
+): string {
+  if (deny) {
+    const named = requiredScope === undefined ? '' : `, scope="${requiredScope}"`;
+    return `Bearer realm="gatehouse", error="insufficient_scope"${named}`;
+  }
   if (!reason || reason === 'no_credentials') return 'Bearer realm="gatehouse"';
   return `Bearer realm="gatehouse", error="invalid_token", error_description="${REASONS[reason].detail}"`;
 }

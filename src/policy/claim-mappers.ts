@@ -6,6 +6,10 @@
  *
  * Paths are built as segment lists here, not dotted strings: a Keycloak client id or an Auth0
  * namespace (`https://example.com/`) contains dots that are part of one claim name.
+ *
+ * `kubernetes` has no group claim to read: it derives the groups the Kubernetes API server
+ * itself gives a service account (`system:serviceaccounts`, `system:serviceaccounts:NAMESPACE`),
+ * so policies and `roles.map` name namespaces the way RBAC does.
  */
 import type { ClaimsMapperName } from '../config/schema.ts';
 import type { ClaimPath } from './claims.ts';
@@ -25,6 +29,10 @@ export interface ClaimsMapperPreset {
    * audit line says why instead of a bare `no_rule_matched`.
    */
   overage?: (claims: Readonly<Record<string, unknown>>) => boolean;
+  /** groups computed from the claims rather than read from a path */
+  derive?: (claims: Readonly<Record<string, unknown>>) => string[];
+  /** top-level claims `derive` reads (a session must keep them) */
+  deriveClaims?: readonly string[];
 }
 
 export function claimsMapperPreset(name: ClaimsMapperName, ctx: MapperContext): ClaimsMapperPreset {
@@ -47,7 +55,46 @@ export function claimsMapperPreset(name: ClaimsMapperName, ctx: MapperContext): 
       const ns = ctx.namespace ?? '';
       return { paths: [[`${ns}roles`], [`${ns}groups`]] };
     }
+    case 'kubernetes':
+      return { paths: [], derive: kubernetesGroups, deriveClaims: ['kubernetes.io', 'sub'] };
   }
+}
+
+/** A namespace name: an RFC 1123 DNS label. */
+const NAMESPACE = /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/**
+ * The groups Kubernetes puts a service account in, from a projected service-account token:
+ * `kubernetes.io.namespace` and `kubernetes.io.serviceaccount.name`, which must agree with
+ * `sub` (`system:serviceaccount:NAMESPACE:NAME`) – claims that disagree, or a namespace that is
+ * no namespace name, give no groups at all rather than a guess. Legacy secret-based tokens
+ * (issuer `kubernetes/serviceaccount`, flat `kubernetes.io/serviceaccount/…` claims) have no
+ * discovery document and are not read.
+ * @see https://kubernetes.io/docs/reference/access-authn-authz/service-accounts-admin/
+ * @see https://kubernetes.io/docs/reference/access-authn-authz/rbac/#referring-to-subjects
+ */
+export function kubernetesGroups(claims: Readonly<Record<string, unknown>>): string[] {
+  const k8s = ownObject(claims, 'kubernetes.io');
+  const namespace = k8s && ownString(k8s, 'namespace');
+  const account = k8s && ownObject(k8s, 'serviceaccount');
+  const name = account && ownString(account, 'name');
+  if (namespace === undefined || name === undefined || !NAMESPACE.test(namespace)) return [];
+  if (!Object.hasOwn(claims, 'sub') || claims.sub !== `system:serviceaccount:${namespace}:${name}`) return [];
+  return ['system:serviceaccounts', `system:serviceaccounts:${namespace}`];
+}
+
+function ownObject(o: Readonly<Record<string, unknown>>, key: string): Record<string, unknown> | undefined {
+  if (!Object.hasOwn(o, key)) return undefined;
+  const v = o[key];
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+    ? (v as Record<string, unknown>)
+    : undefined;
+}
+
+function ownString(o: Readonly<Record<string, unknown>>, key: string): string | undefined {
+  if (!Object.hasOwn(o, key)) return undefined;
+  const v = o[key];
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
 }
 
 /**

@@ -4,8 +4,13 @@
  *
  * Order of evaluation: public → allow; anonymous → login; any matching deny rule → deny;
  * the first matching allow rule → allow; nothing matched → deny. A rule is the AND of its
- * conditions; values inside one condition are ORed. Dry run (`enforce: false`) turns every
- * non-allow outcome into allow, keeping the real reason for the audit line.
+ * conditions; values inside one condition are ORed (except `scopes`: all are required). Dry
+ * run (`enforce: false`) turns every non-allow outcome into allow, keeping the real reason for
+ * the audit line.
+ *
+ * When nothing matched but an allow rule failed on its `scopes` alone, the deny says so
+ * (`insufficient_scope`, naming the rule and the scopes it needs), so a client can ask its
+ * authorization server for them (RFC 6750 §3.1).
  */
 import type { PolicyConfig, RuleConfig } from '../config/schema.ts';
 import type { ReasonCode } from '../errors.ts';
@@ -13,12 +18,15 @@ import type { Identity } from '../identity/identity.ts';
 import { compileAuthTypes } from './criteria/auth-types.ts';
 import { compileAuthenticated } from './criteria/authenticated.ts';
 import { compileClaims } from './criteria/claims.ts';
-import type { Criterion } from './criteria/criterion.ts';
+import { compileClients } from './criteria/clients.ts';
+import { type Criterion, NO_REQUEST, type RequestFacts } from './criteria/criterion.ts';
 import { compileEmailDomains } from './criteria/email-domains.ts';
 import { compileEmails } from './criteria/emails.ts';
 import { compileGroups } from './criteria/groups.ts';
 import { compileProviders } from './criteria/providers.ts';
 import { compileRoles } from './criteria/roles.ts';
+import { compileScopes } from './criteria/scopes.ts';
+import { compileSourceIps } from './criteria/source-ips.ts';
 import type { RoleMapper } from './roles.ts';
 
 export type DecisionOutcome = 'allow' | 'deny' | 'login';
@@ -32,10 +40,24 @@ export interface Decision {
   readonly dryRun: boolean;
   /** what would have happened without dry run */
   readonly enforcedOutcome: DecisionOutcome;
+  /** `insufficient_scope`: the scopes (space-separated) the rule in `rule` requires */
+  readonly requiredScope?: string;
+}
+
+/** How one rule fared, key by key, for `explain`. */
+export interface RuleTrace {
+  /** "deny[0]", "allow[1]" */
+  readonly rule: string;
+  readonly matched: boolean;
+  /** every key of the rule, in a fixed order (not the YAML's), and whether it held */
+  readonly checks: readonly { readonly key: string; readonly matched: boolean }[];
 }
 
 export interface CompiledPolicy {
-  decide(identity: Identity | undefined): Decision;
+  /** `request` defaults to one whose client address is unknown */
+  decide(identity: Identity | undefined, request?: RequestFacts): Decision;
+  /** every rule's outcome, key by key (public and anonymous: none); explain only, not per request */
+  trace?(identity: Identity | undefined, request?: RequestFacts): RuleTrace[];
   readonly isPublic: boolean;
 }
 
@@ -57,12 +79,28 @@ export function compilePolicy(policy: PolicyConfig, opts: CompilePolicyOptions):
 
   if (policy === 'public') {
     const allow = finish('allow', 'public_route');
-    return Object.freeze({ isPublic: true, decide: () => allow });
+    return Object.freeze({ isPublic: true, decide: () => allow, trace: () => [] });
   }
 
   const knownRoles = opts.mapper?.knownRoles;
-  const deny = policy.deny.map((rule, i) => compileRule(rule, `deny[${i}]`, knownRoles));
-  const allow = policy.allow.map((rule, i) => compileRule(rule, `allow[${i}]`, knownRoles));
+  const denyRules = policy.deny.map((rule, i) => compileRuleParts(rule, `deny[${i}]`, knownRoles));
+  const allowRules = policy.allow.map((rule, i) => compileRuleParts(rule, `allow[${i}]`, knownRoles));
+  const deny = denyRules.map((r) => r.test);
+  const allow = allowRules.map((r) => r.test);
+  // Allow rules with `scopes:`, each with its ready-made "only the scopes were missing" deny.
+  const scoped = allowRules.flatMap((r) =>
+    r.scopes === undefined
+      ? []
+      : [
+          {
+            rest: r.scopes.rest,
+            decision: Object.freeze({
+              ...finish('deny', 'insufficient_scope', r.label),
+              requiredScope: r.scopes.required,
+            }),
+          },
+        ],
+  );
   const login = finish('login', 'no_credentials');
   const noMatch = finish('deny', 'no_rule_matched');
   // Nothing matched for an identity whose IdP left its groups out: say so, not a bare no-match.
@@ -72,36 +110,77 @@ export function compilePolicy(policy: PolicyConfig, opts: CompilePolicyOptions):
 
   return Object.freeze({
     isPublic: false,
-    decide(identity: Identity | undefined): Decision {
+    decide(identity: Identity | undefined, request: RequestFacts = NO_REQUEST): Decision {
       if (identity === undefined) return login;
-      for (let i = 0; i < deny.length; i++) if (deny[i]!(identity)) return denied[i]!;
-      for (let i = 0; i < allow.length; i++) if (allow[i]!(identity)) return allowed[i]!;
+      for (let i = 0; i < deny.length; i++) if (deny[i]!(identity, request)) return denied[i]!;
+      for (let i = 0; i < allow.length; i++) if (allow[i]!(identity, request)) return allowed[i]!;
+      // Refused either way; only now is it worth asking whether scopes alone were missing.
+      for (let i = 0; i < scoped.length; i++)
+        if (scoped[i]!.rest(identity, request)) return scoped[i]!.decision;
       return identity.groupsOverage === true ? overage : noMatch;
+    },
+    trace(identity: Identity | undefined, request: RequestFacts = NO_REQUEST): RuleTrace[] {
+      if (identity === undefined) return [];
+      return [...denyRules, ...allowRules].map((r) => {
+        const checks = r.checks.map((c) => ({ key: c.key, matched: c.test(identity, request) }));
+        return { rule: r.label, matched: r.test(identity, request), checks };
+      });
     },
   });
 }
 
+interface CompiledRule {
+  readonly label: string;
+  /** the whole rule: every present condition holds */
+  readonly test: Criterion;
+  /** each condition on its own, for {@link RuleTrace} */
+  readonly checks: readonly { readonly key: keyof RuleConfig; readonly test: Criterion }[];
+  /** the rule's `scopes:` (space-separated) and the rest of the rule without them */
+  readonly scopes?: { readonly required: string; readonly rest: Criterion };
+}
+
 /** One rule: every present condition must hold. */
 export function compileRule(rule: RuleConfig, label: string, knownRoles?: ReadonlySet<string>): Criterion {
-  const all: Criterion[] = [];
+  return compileRuleParts(rule, label, knownRoles).test;
+}
+
+function compileRuleParts(rule: RuleConfig, label: string, knownRoles?: ReadonlySet<string>): CompiledRule {
+  const checks: { key: keyof RuleConfig; test: Criterion }[] = [];
+  const add = (key: keyof RuleConfig, test: Criterion) => checks.push({ key, test });
   try {
-    if (rule.authenticated === true) all.push(compileAuthenticated());
-    if (rule.roles !== undefined) all.push(compileRoles(rule.roles, knownRoles));
-    if (rule.groups !== undefined) all.push(compileGroups(rule.groups));
-    if (rule.emails !== undefined) all.push(compileEmails(rule.emails));
-    if (rule.email_domains !== undefined) all.push(compileEmailDomains(rule.email_domains));
-    if (rule.claims !== undefined) all.push(compileClaims(rule.claims));
-    if (rule.auth_types !== undefined) all.push(compileAuthTypes(rule.auth_types));
-    if (rule.providers !== undefined) all.push(compileProviders(rule.providers));
+    if (rule.authenticated === true) add('authenticated', compileAuthenticated());
+    if (rule.roles !== undefined) add('roles', compileRoles(rule.roles, knownRoles));
+    if (rule.groups !== undefined) add('groups', compileGroups(rule.groups));
+    if (rule.emails !== undefined) add('emails', compileEmails(rule.emails));
+    if (rule.email_domains !== undefined) add('email_domains', compileEmailDomains(rule.email_domains));
+    if (rule.claims !== undefined) add('claims', compileClaims(rule.claims));
+    if (rule.auth_types !== undefined) add('auth_types', compileAuthTypes(rule.auth_types));
+    if (rule.providers !== undefined) add('providers', compileProviders(rule.providers));
+    if (rule.clients !== undefined) add('clients', compileClients(rule.clients));
+    if (rule.source_ips !== undefined) add('source_ips', compileSourceIps(rule.source_ips));
+    if (rule.scopes !== undefined) add('scopes', compileScopes(rule.scopes));
   } catch (err) {
     if (err instanceof TypeError) err.message = `${label}.${err.message}`;
     throw err;
   }
-  // Fail closed: a rule with no condition (the schema forbids it) matches nothing, not everyone.
-  if (all.length === 0) return () => false;
+  const test = allOf(checks.map((c) => c.test));
+  if (rule.scopes === undefined) return { label, test, checks };
+  const rest = allOf(
+    checks.filter((c) => c.key !== 'scopes').map((c) => c.test),
+    true,
+  );
+  return { label, test, checks, scopes: { required: [...new Set(rule.scopes)].join(' '), rest } };
+}
+
+/**
+ * The AND of `all`. Fail closed: no condition at all (the schema forbids such a rule) matches
+ * nothing, not everyone – unless `emptyMatches`, for the rest of a rule that had only scopes.
+ */
+function allOf(all: readonly Criterion[], emptyMatches = false): Criterion {
+  if (all.length === 0) return emptyMatches ? () => true : () => false;
   if (all.length === 1) return all[0]!;
-  return (identity) => {
-    for (let i = 0; i < all.length; i++) if (!all[i]!(identity)) return false;
+  return (identity, request) => {
+    for (let i = 0; i < all.length; i++) if (!all[i]!(identity, request)) return false;
     return true;
   };
 }

@@ -3,11 +3,19 @@
  * with no network call. It uses the same route table, request-target parsing, identity
  * builder and compiled policies as the proxy, so its answer is the proxy's answer.
  */
-import type { AuthType, Config } from '../config/schema.ts';
+import { type Config, type RuleAuthType, shorthandConflict } from '../config/schema.ts';
 import { GatehouseError, type ReasonCode } from '../errors.ts';
+import { parseCidr } from '../http/cidr.ts';
 import { parseRequestTarget } from '../http/request-target.ts';
 import type { Identity } from '../identity/identity.ts';
-import { type CompiledPolicy, compilePolicy, type DecisionOutcome } from './compile-policy.ts';
+import {
+  type CompiledPolicy,
+  compilePolicy,
+  type DecisionOutcome,
+  type RuleTrace,
+} from './compile-policy.ts';
+import type { RequestFacts } from './criteria/criterion.ts';
+import { grantedScopes } from './granted-scopes.ts';
 import { identityFromClaims } from './identity-from-claims.ts';
 import { acceptsProvider, createIdpDirectory, type IdpDirectory, type IdpEntry } from './idp-directory.ts';
 import { compileRoutes } from './route-table.ts';
@@ -19,8 +27,17 @@ export interface ExplainInput {
   method?: string;
   /** verified token / session claims; absent = anonymous */
   claims?: Record<string, unknown>;
-  /** default session */
-  authType?: AuthType;
+  /**
+   * default session; `dpop` / `mtls` is a bearer token whose key was proven on the request (as
+   * if the proof had been checked: explain makes no network call and sees no request)
+   */
+  authType?: RuleAuthType;
+  /** shorthand for the `client_id` claim (refused beside a `client_id` or `azp` claim) */
+  clientId?: string;
+  /** shorthand for the `scope` claim (refused beside a `scope` or `scp` claim) */
+  scopes?: readonly string[];
+  /** the client address, as `source_ips` rules see it; absent = unknown (matches no block) */
+  sourceIp?: string;
   /**
    * the provider the claims come from (its role mapping applies); default: the provider of the
    * claims' `iss`, else the first login provider
@@ -37,6 +54,14 @@ export interface ExplainResult {
   idp?: string;
   groups: string[];
   roles: string[];
+  /** the identity's OAuth client (`client_id` / `azp`) */
+  clientId?: string;
+  /** the scopes the claims grant (`scope`, `scp`) */
+  scopes: string[];
+  /** the client address the rules saw */
+  sourceIp?: string;
+  /** the credential kind as a rule's `auth_types` sees it */
+  authType?: RuleAuthType;
   /** what the proxy does (in dry run: allow) */
   decision: DecisionOutcome | 'no_route';
   reason: ReasonCode;
@@ -44,6 +69,10 @@ export interface ExplainResult {
   dryRun: boolean;
   /** what the policy itself decided; differs from `decision` only in dry run */
   enforcedDecision: DecisionOutcome | 'no_route';
+  /** `insufficient_scope`: the scopes the rule in `rule` needs */
+  requiredScope?: string;
+  /** every rule of the route, key by key: why each matched or not (empty when none was asked) */
+  trace: RuleTrace[];
 }
 
 /** Placeholder subject for claims written without one (policy `tests:` rarely name a sub). */
@@ -68,12 +97,16 @@ export function createExplainer(config: Config): (input: ExplainInput) => Explai
     const { host, target } = splitUrl(input.url);
     const { path } = parseRequestTarget(target);
     const route = table.match(host, path, (input.method ?? 'GET').toUpperCase());
-    const authType = input.authType ?? 'session';
+    const ruleAuthType = input.authType ?? 'session';
+    // A route's `auth:` knows credential kinds: a DPoP- or mTLS-bound token is a bearer token.
+    const authType = ruleAuthType === 'session' ? 'session' : 'bearer';
+    const request = requestFacts(input.sourceIp);
     let identity: Identity | undefined;
-    if (input.claims !== undefined) {
+    const claims = claimsWithShorthands(input);
+    if (claims !== undefined) {
       const idp = mappingEntry(idps, input);
       identity = identityFromClaims(
-        { sub: EXPLAIN_SUB, ...input.claims },
+        { sub: EXPLAIN_SUB, ...claims },
         {
           authType,
           mapper: idp.mapper,
@@ -81,12 +114,18 @@ export function createExplainer(config: Config): (input: ExplainInput) => Explai
           ...(idp.name !== undefined ? { idp: idp.name } : {}),
         },
       );
+      if (ruleAuthType === 'dpop' || ruleAuthType === 'mtls')
+        identity = Object.freeze({ ...identity, binding: ruleAuthType });
     }
     const base = {
       ...(identity?.email === undefined ? {} : { email: identity.email }),
       ...(identity?.idp === undefined ? {} : { idp: identity.idp }),
       groups: [...(identity?.groups ?? [])],
       roles: [...(identity?.roles ?? [])],
+      ...(identity?.clientId === undefined ? {} : { clientId: identity.clientId }),
+      scopes: identity === undefined ? [] : [...grantedScopes(identity.claims)],
+      ...(input.sourceIp === undefined ? {} : { sourceIp: request.clientIp }),
+      ...(input.authType === undefined ? {} : { authType: input.authType }),
     };
     if (route === undefined) {
       return {
@@ -95,6 +134,7 @@ export function createExplainer(config: Config): (input: ExplainInput) => Explai
         reason: 'route_not_found',
         dryRun: false,
         enforcedDecision: 'no_route',
+        trace: [],
       };
     }
     const policy = policies.get(route.name)!;
@@ -107,7 +147,8 @@ export function createExplainer(config: Config): (input: ExplainInput) => Explai
           : !acceptsProvider(route.config.providers, identity.idp)
             ? 'provider_not_allowed'
             : undefined;
-    const d = policy.decide(refused ? undefined : identity);
+    const decided = refused ? undefined : identity;
+    const d = policy.decide(decided, request);
     return {
       route: route.name,
       upstream: route.upstream.href,
@@ -117,8 +158,41 @@ export function createExplainer(config: Config): (input: ExplainInput) => Explai
       ...(d.rule === undefined ? {} : { rule: d.rule }),
       dryRun: d.dryRun,
       enforcedDecision: d.enforcedOutcome,
+      ...(d.requiredScope === undefined ? {} : { requiredScope: d.requiredScope }),
+      trace: policy.trace?.(decided, request) ?? [],
     };
   };
+}
+
+/**
+ * The claims with `clientId` / `scopes` written in as `client_id` / `scope`.
+ * @throws TypeError `ERR_INVALID_ARG_VALUE` when the claims already say it (which would count?)
+ */
+function claimsWithShorthands(input: ExplainInput): Record<string, unknown> | undefined {
+  const { clientId, scopes } = input;
+  if (clientId === undefined && scopes === undefined) return input.claims;
+  const conflict = shorthandConflict(input.claims, {
+    ...(clientId === undefined ? {} : { client_id: clientId }),
+    ...(scopes === undefined ? {} : { scopes }),
+  });
+  if (conflict) throw invalidInput(`"${conflict.key}": ${conflict.message}`);
+  return {
+    ...input.claims,
+    ...(clientId === undefined ? {} : { client_id: clientId }),
+    ...(scopes === undefined ? {} : { scope: scopes.join(' ') }),
+  };
+}
+
+/** The request as rules see it: the address normalized as the proxy does (IPv4-mapped → IPv4). */
+function requestFacts(sourceIp: string | undefined): RequestFacts {
+  if (sourceIp === undefined) return { clientIp: '' };
+  const parsed = sourceIp.includes('/') ? undefined : parseCidr(sourceIp);
+  if (parsed === undefined) throw invalidInput(`the source IP must be an address such as 10.1.2.3, got "${sourceIp}"`);
+  return { clientIp: parsed.address };
+}
+
+function invalidInput(message: string): TypeError {
+  return Object.assign(new TypeError(message), { code: 'ERR_INVALID_ARG_VALUE' });
 }
 
 /** The directory entry whose mapping applies to explained claims (see {@link ExplainInput.provider}). */
@@ -156,6 +230,16 @@ export function formatExplain(result: ExplainResult): string {
   if (result.idp !== undefined) lines.push(`provider: ${result.idp}`);
   if (result.email !== undefined) lines.push(`email: ${result.email}`);
   lines.push(`groups: ${result.groups.join(',')}`, `roles: ${result.roles.join(',')}`);
+  if (result.authType !== undefined) lines.push(`auth_type: ${result.authType}`);
+  if (result.clientId !== undefined) lines.push(`client_id: ${result.clientId}`);
+  if (result.scopes.length > 0) lines.push(`scopes: ${result.scopes.join(' ')}`);
+  if (result.sourceIp !== undefined) lines.push(`source_ip: ${result.sourceIp}`);
+  if (result.requiredScope !== undefined) lines.push(`required_scope: ${result.requiredScope}`);
+  // One line per rule: `check: allow[1] no (clients: yes, scopes: no)`.
+  for (const t of result.trace) {
+    const keys = t.checks.map((c) => `${c.key}: ${c.matched ? 'yes' : 'no'}`).join(', ');
+    lines.push(`check: ${t.rule} ${t.matched ? 'yes' : 'no'} (${keys})`);
+  }
   return `${lines.join('\n')}\n`;
 }
 

@@ -37,6 +37,9 @@ export function runPolicyTests(config: Config): PolicyTestReport {
         claims: test.claims,
         authType: test.auth_type,
         ...(test.provider !== undefined ? { provider: test.provider } : {}),
+        ...(test.client_id !== undefined ? { clientId: test.client_id } : {}),
+        ...(test.scopes !== undefined ? { scopes: test.scopes } : {}),
+        ...(test.source_ip !== undefined ? { sourceIp: test.source_ip } : {}),
       });
       // No route answers 404: for a test that is a deny.
       actual = result.enforcedDecision === 'no_route' ? 'deny' : result.enforcedDecision;

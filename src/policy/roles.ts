@@ -36,6 +36,7 @@ export function createRoleMapper(
 ): RoleMapper {
   const paths: readonly ClaimPath[] = [...(preset?.paths ?? []), ...roles.claims.map(compileClaimPath)];
   const overage = preset?.overage;
+  const derive = preset?.derive;
   // A Map, not the config object: a group named `__proto__` or `toString` must look up nothing.
   const table = new Map<string, readonly string[]>();
   const knownRoles = new Set<string>();
@@ -46,12 +47,13 @@ export function createRoleMapper(
   }
   const claimNames = new Set(paths.map((p) => p[0]!));
   if (overage) for (const name of ['_claim_names', 'hasgroups']) claimNames.add(name);
+  for (const name of preset?.deriveClaims ?? []) claimNames.add(name);
 
   return {
     knownRoles,
     claimNames,
     map(claims) {
-      const seen = new Set<string>();
+      const seen = new Set<string>(derive?.(claims));
       for (const path of paths) {
         if (seen.size >= MAX_GROUPS) break;
         for (const value of readClaimPath(claims, path)) {

@@ -5,6 +5,7 @@
  * only, never the whole ID token payload twice.
  */
 import type { Config } from '../config/schema.ts';
+import { compileClaimPath } from '../policy/claims.ts';
 import { isWellFormedEmail } from '../policy/identity-from-claims.ts';
 
 export interface SessionData {
@@ -62,7 +63,9 @@ export function sessionClaimNames(
   for (const route of config.routes) {
     if (route.policy === 'public') continue;
     for (const rule of [...route.policy.allow, ...route.policy.deny]) {
-      for (const path of Object.keys(rule.claims ?? {})) names.add(path.split('.')[0]!);
+      // The first segment as the policy reads it: `"a.b".c` and `kubernetes.io.x` keep a dotted name.
+      for (const path of Object.keys(rule.claims ?? {})) names.add(compileClaimPath(path)[0]!);
+      if (rule.scopes !== undefined) for (const name of ['scope', 'scp']) names.add(name);
     }
   }
   return names;

@@ -141,6 +141,62 @@ describe('gatehouse CLI', () => {
     assert.deepEqual([parsed.route, parsed.decision, parsed.reason], ['assets', 'allow', 'public_route']);
   });
 
+  it('explain takes a machine caller: --client-id, --scopes, --source-ip, --auth-type dpop|mtls', () => {
+    const file = configFile(`
+bearer:
+  - issuer: https://idp.example.com
+    audiences: [api://x]
+routes:
+  - name: orders
+    match: { path: /orders }
+    upstream: http://127.0.0.1:9000
+    auth: [bearer]
+    policy:
+      allow:
+        - { clients: [billing], scopes: [orders:read, orders:write], source_ips: [10.0.0.0/8] }
+        - { auth_types: [mtls], clients: [batch] }
+`);
+    const base = ['explain', '-c', file, '--url', 'https://api.example.com/orders'];
+    const lacking = run([
+      ...base,
+      '--auth-type',
+      'bearer',
+      '--client-id',
+      'billing',
+      '--scopes',
+      'orders:read',
+      '--source-ip',
+      '10.1.2.3',
+    ]);
+    assert.equal(lacking.code, 0, lacking.err);
+    assert.match(lacking.out, /^reason: insufficient_scope$/m);
+    assert.match(lacking.out, /^required_scope: orders:read orders:write$/m);
+    assert.match(lacking.out, /^check: allow\[0\] no \(clients: yes, source_ips: yes, scopes: no\)$/m);
+    const ok = run([
+      ...base,
+      '--auth-type',
+      'bearer',
+      '--client-id',
+      'billing',
+      '--scopes',
+      'orders:read,orders:write',
+      '--source-ip',
+      '10.1.2.3',
+    ]);
+    assert.match(ok.out, /^decision: allow$/m);
+    const mtls = run([...base, '--auth-type', 'mtls', '--client-id', 'batch', '--json']);
+    assert.equal(mtls.code, 0, mtls.err);
+    assert.deepEqual(JSON.parse(mtls.out).rule, 'allow[1]');
+    for (const bad of [
+      ['--auth-type', 'jwt'],
+      ['--source-ip', '10.0.0.0/8', '--client-id', 'x'],
+    ]) {
+      const r = run([...base, ...bad]);
+      assert.equal(r.code, 2, bad.join(' '));
+      assert.match(r.err, /auth-type|source IP/);
+    }
+  });
+
   it('keygen prints a long cookie secret and an ES256 private JWK', () => {
     const r = run(['keygen']);
     assert.equal(r.code, 0);

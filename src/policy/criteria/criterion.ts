@@ -5,7 +5,20 @@
  */
 import type { Identity } from '../../identity/identity.ts';
 
-export type Criterion = (identity: Identity) => boolean;
+/**
+ * What a rule may ask about the request rather than the caller. The pipeline passes its
+ * per-request scope itself (it has these fields), so deciding allocates nothing.
+ */
+export interface RequestFacts {
+  /** the client address after `server.trusted_proxies`; empty when unknown (matches no block) */
+  readonly clientIp: string;
+}
+
+/** The request of a decision made without one (an unknown address matches no `source_ips`). */
+export const NO_REQUEST: RequestFacts = Object.freeze({ clientIp: '' });
+
+/** `request` absent: a decision about the caller alone (its address is unknown). */
+export type Criterion = (identity: Identity, request?: RequestFacts) => boolean;
 
 /** A config value a criterion cannot honour exactly is refused at load, never ignored. */
 export function invalidValue(key: string, message: string): TypeError {

@@ -101,6 +101,40 @@ describe('answerFor', () => {
     assert.equal(a.headers['www-authenticate'], 'Bearer realm="gatehouse", error="insufficient_scope"');
   });
 
+  it('names the scopes a token lacks (RFC 6750 §3.1), only for a policy insufficient_scope', () => {
+    const lacking = {
+      outcome: 'deny',
+      reason: 'insufficient_scope',
+      rule: 'allow[0]',
+      dryRun: false,
+      enforcedOutcome: 'deny',
+      requiredScope: 'orders:read orders:write',
+    } as const;
+    const bearer = scope({ identity: { authType: 'bearer' } as Identity, decision: lacking });
+    const a = answerFor(lacking, bearer, canLogin(), api, PROXY_STYLE);
+    assert.equal(a.status, 403);
+    assert.equal(a.reason, 'insufficient_scope');
+    assert.equal(
+      a.headers['www-authenticate'],
+      'Bearer realm="gatehouse", error="insufficient_scope", scope="orders:read orders:write"',
+    );
+    // A session caller gets the 403 without a Bearer challenge.
+    const session = scope({ identity: { authType: 'session' } as Identity, decision: lacking });
+    assert.equal(
+      answerFor(lacking, session, canLogin(), api, PROXY_STYLE).headers['www-authenticate'],
+      undefined,
+    );
+    // Another deny reason never names the scopes of an earlier decision.
+    const other = answerFor(
+      { outcome: 'deny', reason: 'policy_denied' },
+      bearer,
+      canLogin(),
+      api,
+      PROXY_STYLE,
+    );
+    assert.equal(other.headers['www-authenticate'], 'Bearer realm="gatehouse", error="insufficient_scope"');
+  });
+
   it('answers nginx auth_request without redirects, head-only from a trusted proxy', () => {
     const viaProxy = answerFor(login, scope(), canLogin(), browser, authRequestStyle(true));
     assert.deepEqual([viaProxy.status, viaProxy.body], [401, false]);

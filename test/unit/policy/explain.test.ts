@@ -46,11 +46,16 @@ describe('explain', () => {
       upstream: 'http://127.0.0.1:9000/',
       groups: ['Okta-Admins'],
       roles: ['admin'],
+      scopes: [],
       decision: 'allow',
       reason: 'policy_allowed',
       rule: 'allow[0]',
       dryRun: false,
       enforcedDecision: 'allow',
+      trace: [
+        { rule: 'deny[0]', matched: false, checks: [{ key: 'groups', matched: false }] },
+        { rule: 'allow[0]', matched: true, checks: [{ key: 'roles', matched: true }] },
+      ],
     });
   });
 
@@ -139,6 +144,8 @@ describe('formatExplain', () => {
         'rule: deny[0]',
         'groups: Suspended,Okta-Admins',
         'roles: admin',
+        'check: deny[0] yes (groups: yes)',
+        'check: allow[0] yes (roles: yes)',
         '',
       ].join('\n'),
     );
@@ -152,5 +159,77 @@ describe('formatExplain', () => {
       formatExplain(explain(config, { url: 'https://nowhere.example/' })),
       'decision: no_route\nreason: route_not_found\ngroups: \nroles: \n',
     );
+  });
+});
+
+describe('explain: machine callers', () => {
+  const machines = configSchema.parse({
+    routes: [
+      {
+        name: 'orders',
+        match: { host: 'api.example.com', path: '/orders' },
+        upstream: 'http://127.0.0.1:9100',
+        auth: ['bearer'],
+        policy: {
+          allow: [
+            { clients: ['billing'], scopes: ['orders:read', 'orders:write'], source_ips: ['10.0.0.0/8'] },
+            { auth_types: ['dpop'], clients: ['mobile'] },
+          ],
+        },
+      },
+    ],
+  });
+  const url = 'https://api.example.com/orders/1';
+
+  it('shows client, scopes, source address and why each rule matched or not', () => {
+    const r = explain(machines, {
+      url,
+      authType: 'bearer',
+      clientId: 'billing',
+      scopes: ['orders:read'],
+      sourceIp: '::ffff:10.1.2.3',
+    });
+    assert.equal(r.decision, 'deny');
+    assert.equal(r.reason, 'insufficient_scope');
+    assert.equal(r.rule, 'allow[0]');
+    assert.equal(r.requiredScope, 'orders:read orders:write');
+    assert.equal(r.clientId, 'billing');
+    assert.deepEqual(r.scopes, ['orders:read']);
+    assert.equal(r.sourceIp, '10.1.2.3', 'IPv4-mapped, as the proxy sees it');
+    const text = formatExplain(r);
+    assert.match(text, /^client_id: billing$/m);
+    assert.match(text, /^scopes: orders:read$/m);
+    assert.match(text, /^source_ip: 10\.1\.2\.3$/m);
+    assert.match(text, /^required_scope: orders:read orders:write$/m);
+    assert.match(text, /^check: allow\[0\] no \(clients: yes, source_ips: yes, scopes: no\)$/m);
+    assert.match(text, /^check: allow\[1\] no \(auth_types: no, clients: no\)$/m);
+  });
+
+  it('dpop and mtls are bearer tokens with a proven key; the route auth list sees bearer', () => {
+    const plain = explain(machines, { url, authType: 'bearer', clientId: 'mobile' });
+    assert.equal(plain.reason, 'no_rule_matched');
+    const bound = explain(machines, { url, authType: 'dpop', clientId: 'mobile' });
+    assert.deepEqual([bound.decision, bound.rule, bound.authType], ['allow', 'allow[1]', 'dpop']);
+    const mtls = explain(machines, { url, authType: 'mtls', clientId: 'mobile' });
+    assert.equal(mtls.decision, 'deny');
+  });
+
+  it('without a source address an address rule does not match; bad input is refused', () => {
+    const r = explain(machines, {
+      url,
+      authType: 'bearer',
+      clientId: 'billing',
+      scopes: ['orders:read', 'orders:write'],
+    });
+    assert.equal(r.reason, 'no_rule_matched');
+    assert.throws(() => explain(machines, { url, sourceIp: '10.0.0.0/8', claims: {} }), {
+      code: 'ERR_INVALID_ARG_VALUE',
+    });
+    assert.throws(() => explain(machines, { url, clientId: 'a', claims: { azp: 'b' } }), {
+      code: 'ERR_INVALID_ARG_VALUE',
+    });
+    assert.throws(() => explain(machines, { url, scopes: ['a'], claims: { scp: ['b'] } }), {
+      code: 'ERR_INVALID_ARG_VALUE',
+    });
   });
 });

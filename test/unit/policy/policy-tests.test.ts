@@ -115,3 +115,86 @@ describe('runPolicyTests', () => {
     assert.deepEqual(runPolicyTests(configWith([])), { passed: 0, failures: [] });
   });
 });
+
+describe('runPolicyTests: machine callers', () => {
+  const routes = [
+    {
+      name: 'api',
+      match: { host: 'api.example.com', path: '/' },
+      upstream: 'http://127.0.0.1:9000',
+      auth: ['bearer'],
+      policy: {
+        allow: [
+          { clients: ['ci'], scopes: ['deploy'], source_ips: ['10.0.0.0/8'] },
+          { auth_types: ['mtls'], claims: { sub: ['system:serviceaccount:prod:orders'] } },
+        ],
+      },
+    },
+  ];
+  const parse = (tests: unknown[]) => configSchema.parse({ routes, tests });
+
+  it('client_id, scopes, source_ip and auth_type dpop|mtls decide as the proxy would', () => {
+    const report = runPolicyTests(
+      parse([
+        {
+          url: 'https://api.example.com/',
+          auth_type: 'bearer',
+          client_id: 'ci',
+          scopes: ['deploy'],
+          source_ip: '10.0.0.9',
+          expect: 'allow',
+        },
+        {
+          url: 'https://api.example.com/',
+          auth_type: 'bearer',
+          client_id: 'ci',
+          scopes: ['deploy'],
+          source_ip: '192.0.2.1',
+          expect: 'deny',
+        },
+        {
+          url: 'https://api.example.com/',
+          auth_type: 'bearer',
+          client_id: 'ci',
+          source_ip: '10.0.0.9',
+          expect: 'deny',
+        },
+        {
+          url: 'https://api.example.com/',
+          auth_type: 'mtls',
+          claims: { sub: 'system:serviceaccount:prod:orders' },
+          expect: 'allow',
+        },
+        {
+          url: 'https://api.example.com/',
+          auth_type: 'bearer',
+          claims: { sub: 'system:serviceaccount:prod:orders' },
+          expect: 'allow',
+        },
+      ]),
+    );
+    assert.equal(report.passed, 4);
+    assert.deepEqual(
+      report.failures.map((f) => [f.index, f.actual, f.reason]),
+      [[4, 'deny', 'no_rule_matched']],
+    );
+  });
+
+  it('refuses a shorthand beside the claim it stands for, and a source_ip that is a block', () => {
+    const bad = (test: Record<string, unknown>) =>
+      configSchema.safeParse({
+        routes,
+        tests: [{ url: 'https://api.example.com/', expect: 'deny', ...test }],
+      });
+    const paths = (r: ReturnType<typeof bad>) =>
+      r.success ? [] : r.error.issues.map((i) => i.path.join('.'));
+    assert.deepEqual(paths(bad({ client_id: 'a', claims: { client_id: 'b' } })), ['tests.0.client_id']);
+    assert.deepEqual(paths(bad({ scopes: ['a'], claims: { scope: 'b' } })), ['tests.0.scopes']);
+    assert.deepEqual(paths(bad({ source_ip: '10.0.0.0/8' })), ['tests.0.source_ip']);
+    assert.deepEqual(paths(bad({ auth_type: 'jwt' })), ['tests.0.auth_type']);
+    assert.equal(
+      bad({ client_id: 'a', scopes: ['x'], source_ip: '2001:db8::1', auth_type: 'dpop' }).success,
+      true,
+    );
+  });
+});
