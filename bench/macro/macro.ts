@@ -157,13 +157,16 @@ export const RATIOS = (
 ).map(([scenario, reference]) => ({ name: `${scenario} / ${reference}`, scenario, reference }));
 
 /**
- * The guarded macro ratios: these scenarios over bare-proxy, same round. `target` is issue 9's
- * goal (reported); `limit` fails the guard – above where the implementation measures, with room
+ * The guarded macro ratios: these scenarios over bare-proxy, same round. `target` is the goal
+ * (reported: at least bare http-proxy-3's throughput, at no more CPU); `limit` fails the guard – above where the implementation measures, with room
  * for noise, so a regression of about a fifth in proxy CPU, or a lost cache, is caught.
  */
 export const MACRO_GUARDED = ['gh-session', 'gh-bearer'] as const;
-const MACRO_TARGET = { minRps: 0.9, maxCpu: 1.1 };
-const MACRO_LIMIT = { minRps: 0.6, maxCpu: 1.65 };
+const MACRO_TARGET = { minRps: 1.0, maxCpu: 1.0 };
+// Forwarding through undici measured 1.4–2.3× bare http-proxy-3's throughput at 0.44–0.75× its
+// CPU; the http-proxy-3 path it replaced measured 0.73–0.79 and 1.27–1.38. Falling back to that
+// crosses these limits.
+const MACRO_LIMIT = { minRps: 0.85, maxCpu: 1.2 };
 
 /** Throughput and CPU-per-request checks of the guarded ratios (missing ones never pass). */
 export function macroChecks(ratios: readonly RatioResult[]): Check[] {

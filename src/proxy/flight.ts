@@ -1,14 +1,13 @@
 /**
  * One proxied exchange's state: its timers, its failure (at most one answer per request), and
- * its outcome, reported exactly once. Kept apart from the http-proxy-3 wiring so the event
- * handlers there stay one-liners over these transitions.
+ * its outcome, reported exactly once. Kept apart from the engines' wiring (undici for plain
+ * HTTP, http-proxy-3 for websockets) so their handlers stay one-liners over these transitions.
  */
-import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { REASONS, type ReasonCode } from '../errors.ts';
 import { sendError } from '../http/send-error.ts';
 import type { CompiledRoute } from '../policy/route-table.ts';
-import { pumpBody } from './body-pump.ts';
 import type { ProxyContext } from './proxy-context.ts';
 import { writeSocketError } from './upstream-errors.ts';
 
@@ -18,9 +17,11 @@ export const CLIENT_CLOSED = 499;
 export interface Flight {
   readonly route: CompiledRoute;
   readonly ctx: ProxyContext;
-  proxyReq: ClientRequest | undefined;
-  /** the upstream response being streamed to the client (web); destroyed if the client leaves */
-  proxyRes: IncomingMessage | undefined;
+  /**
+   * Tears the upstream side down (its request, and its response while one streams): set by
+   * the engine once it has one; called when the exchange fails or the client leaves mid-body.
+   */
+  abortUpstream: (() => void) | undefined;
   /** why the exchange failed, when it did; the first cause wins */
   reason: ReasonCode | undefined;
   /** an error answer (or a reset) was chosen; later errors are echoes of it */
@@ -35,11 +36,6 @@ export interface Flight {
   fail(code: ReasonCode): void;
   /** the client side broke: drop both sides without an answer (the outcome becomes 499) */
   abandon(): void;
-  /**
-   * Sends the request body upstream. http-proxy-3 calls it as `options.buffer.pipe(proxyReq)`
-   * (web only), so the body goes through body-pump.ts rather than `req.pipe`.
-   */
-  pipe(proxyReq: ClientRequest): ClientRequest;
 }
 
 /**
@@ -51,8 +47,7 @@ export interface Flight {
 class FlightImpl implements Flight {
   readonly route: CompiledRoute;
   readonly ctx: ProxyContext;
-  proxyReq: ClientRequest | undefined = undefined;
-  proxyRes: IncomingMessage | undefined = undefined;
+  abortUpstream: (() => void) | undefined = undefined;
   reason: ReasonCode | undefined = undefined;
   readonly #kind: 'web' | 'ws';
   readonly #req: IncomingMessage;
@@ -85,7 +80,7 @@ class FlightImpl implements Flight {
       // A client gone mid-body takes the upstream response down with it: no half-open socket.
       res.once('close', () => {
         this.#settle(res.headersSent ? res.statusCode : CLIENT_CLOSED);
-        if (!res.writableFinished) this.proxyRes?.destroy();
+        if (!res.writableFinished) this.abortUpstream?.();
       });
     } else {
       sink.once('close', () => this.#settle(CLIENT_CLOSED));
@@ -144,7 +139,7 @@ class FlightImpl implements Flight {
     this.#clear();
     this.#answeredAt ??= performance.now();
     this.reason ??= code;
-    this.proxyReq?.destroy();
+    this.abortUpstream?.();
     if (this.#kind === 'web') {
       sendError(this.#req, this.#sink as ServerResponse, code, { requestId: this.ctx.requestId });
     } else if (this.#upgraded) {
@@ -158,13 +153,8 @@ class FlightImpl implements Flight {
   abandon(): void {
     this.#failed = true;
     this.#clear();
-    this.proxyReq?.destroy();
+    this.abortUpstream?.();
     this.#sink.destroy();
-  }
-
-  pipe(proxyReq: ClientRequest): ClientRequest {
-    pumpBody(this.#req, proxyReq);
-    return proxyReq;
   }
 }
 

@@ -7,12 +7,28 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { REASONS, type ReasonCode } from '../errors.ts';
 
-const TIMEOUT_CODES = new Set(['ECONNECT_TIMEOUT', 'ETIMEDOUT', 'UPSTREAM_TIMEOUT']);
-const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE']);
+/** node's and undici's codes (`UND_ERR_*`: undici names the failure, a socket error its cause) */
+const TIMEOUT_CODES = new Set([
+  'ECONNECT_TIMEOUT',
+  'ETIMEDOUT',
+  'UPSTREAM_TIMEOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+const RESET_CODES = new Set([
+  'ECONNRESET',
+  'EPIPE',
+  'ECONNABORTED',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'UND_ERR_SOCKET', // "other side closed": the upstream hung up before its answer
+]);
 
 /** The reason code for an error raised while talking to an upstream before its response. */
 export function reasonForUpstreamError(err: unknown): ReasonCode {
-  const code = errorCode(err);
+  // undici wraps a connect failure's socket error: the cause names it (ECONNREFUSED, ENOTFOUND, …)
+  const code =
+    errorCode(err) === 'UND_ERR_CONNECT'
+      ? errorCode((err as Error).cause) || 'UND_ERR_CONNECT'
+      : errorCode(err);
   if (TIMEOUT_CODES.has(code)) return 'upstream_timeout';
   if (RESET_CODES.has(code)) return 'upstream_reset';
   // ECONNREFUSED, ENOTFOUND, EAI_AGAIN, EHOSTUNREACH, TLS verification failures, …
