@@ -23,11 +23,12 @@ tr.login td.decision { color: #b9770e; }
 .ok { color: #1e8449; }
 .filters { display: flex; gap: .5rem; flex-wrap: wrap; margin: .4rem 0; }
 .filters input { min-width: 16rem; }
-svg.spark { width: 180px; height: 28px; vertical-align: middle; }
+svg.spark { height: 28px; vertical-align: middle; }
 svg.spark polyline { fill: none; stroke-width: 1.5; }
 svg.spark .req { stroke: #2e86c1; }
 svg.spark .deny { stroke: #c0392b; }
-code { font-size: 12px; }
+td.nowrap { white-space: nowrap; }
+svg.spark { width: 240px; }
 `;
 
 const SCRIPT = `
@@ -48,6 +49,8 @@ const td = (text, cls) => el('td', text, cls);
 const time = (ms) => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 23) : '');
 const ago = (ms) => (ms ? Math.max(0, Math.round((Date.now() - ms) / 1000)) + ' s ago' : 'never');
 const MAX_ROWS = 1000;
+/** samples a chart spans: the server keeps two minutes of 1 s samples */
+const WINDOW = 120;
 let last;
 
 function options(select, values) {
@@ -79,25 +82,29 @@ function renderDecisions(view) {
   for (let i = ds.length - 1; i >= 0 && shown.length < MAX_ROWS; i--) if (matches(ds[i], f)) shown.push(ds[i]);
   const cluster = view.mode === 'cluster';
   $('decisions').replaceChildren(...shown.map((d) => row([
-    td(time(d.time)), td(d.route || '(none)'), td(d.decision, 'decision'), td(d.reason), td(d.rule || ''),
+    td(time(d.time).slice(11), 'nowrap'), td(d.route || '(none)'), td(d.decision, 'decision'), td(d.reason), td(d.rule || ''),
     td(d.status, 'num'), td(d.method), td(d.host + d.path), td(d.sub || ''), td(d.email || ''),
     td(d.auth_type || ''), td(d.idp || ''), td(d.client_ip), td(d.duration_ms.toFixed(2), 'num'),
-    td(cluster ? d.worker : ''), td(d.request_id),
+    td(cluster ? d.worker : ''), td(d.request_id, 'nowrap'),
   ], d.decision)));
   $('count').textContent = shown.length + ' shown of ' + ds.length + ' kept (at most ' + view.capacity + ')';
 }
 
-function spark(values, cls, max) {
+// One chart per route: requests and denials on one scale, the newest sample at the right edge,
+// one unit per sample across the whole window (so a fresh start fills in from the right).
+function spark(series, window, max) {
   const NS = 'http://www.w3.org/2000/svg';
   const svg = document.createElementNS(NS, 'svg');
   svg.setAttribute('class', 'spark');
-  svg.setAttribute('viewBox', '0 0 120 28');
+  svg.setAttribute('viewBox', '0 0 ' + window + ' 28');
   svg.setAttribute('preserveAspectRatio', 'none');
-  const line = document.createElementNS(NS, 'polyline');
-  line.setAttribute('class', cls);
-  const n = values.length;
-  line.setAttribute('points', values.map((v, i) => (120 - (n - 1 - i)) + ',' + (27 - (v / max) * 25).toFixed(1)).join(' '));
-  svg.append(line);
+  for (const [values, cls] of series) {
+    const line = document.createElementNS(NS, 'polyline');
+    line.setAttribute('class', cls);
+    const n = values.length;
+    line.setAttribute('points', values.map((v, i) => (window - (n - 1 - i)) + ',' + (27 - (v / max) * 25).toFixed(1)).join(' '));
+    svg.append(line);
+  }
   return svg;
 }
 
@@ -109,7 +116,7 @@ function renderRates(view) {
     const now = r.requests.at(-1) || 0;
     const denied = r.denied.at(-1) || 0;
     const cell = td('');
-    cell.append(spark(r.requests, 'req', max), spark(r.denied, 'deny', max));
+    cell.append(spark([[r.requests, 'req'], [r.denied, 'deny']], WINDOW, max));
     const sum = (a) => a.reduce((x, y) => x + y, 0);
     return row([td(name), td((now / step).toFixed(1), 'num'), td((denied / step).toFixed(1), 'num'),
       td(sum(r.requests), 'num'), td(sum(r.denied), 'num'), cell]);
@@ -221,7 +228,7 @@ export const LIVE_PAGE = `<!doctype html>
 <span class="meta" id="count"></span>
 </div>
 <table>
-<thead><tr><th>time (UTC)</th><th>route</th><th>decision</th><th>reason</th><th>rule</th><th>status</th><th>method</th><th>host + path</th><th>sub</th><th>email</th><th>auth</th><th>idp</th><th>client</th><th>ms</th><th>worker</th><th>request id</th></tr></thead>
+<thead><tr><th>time UTC</th><th>route</th><th>decision</th><th>reason</th><th>rule</th><th>status</th><th>method</th><th>host + path</th><th>sub</th><th>email</th><th>auth</th><th>idp</th><th>client</th><th>ms</th><th>worker</th><th>request id</th></tr></thead>
 <tbody id="decisions"></tbody>
 </table>
 <h2>Identity providers, config, store</h2>
