@@ -367,7 +367,15 @@ export const configSchema = z.strictObject({
         });
     })
     .prefault({}),
-  admin: z.strictObject({ listen: listenAddress.default('127.0.0.1:9090') }).prefault({}),
+  admin: z
+    .strictObject({
+      listen: listenAddress.default('127.0.0.1:9090'),
+      /** `/` (a read-only HTML page) and `/live.json` on the admin listener */
+      live_view: z.boolean().default(true),
+      /** decisions the live view keeps in memory (a ring, newest replace oldest) */
+      recent_decisions: z.number().int().min(1).max(10_000).default(500),
+    })
+    .prefault({}),
   /** Envoy's external authorization over gRPC (the HTTP service mode needs no key) */
   ext_authz: z
     .strictObject({

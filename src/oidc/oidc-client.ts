@@ -18,7 +18,12 @@ import * as oauth from 'oauth4webapi';
 import { type Dispatcher, fetch as undiciFetch } from 'undici';
 import type { OidcConfig } from '../config/schema.ts';
 import type { Log } from '../observe/logger.ts';
-import { createJwksCache, type JwksCache, type JwksRefreshResult } from '../tokens/jwks-cache.ts';
+import {
+  createJwksCache,
+  type JwksCache,
+  type JwksRefreshResult,
+  type JwksStatus,
+} from '../tokens/jwks-cache.ts';
 import { createClientAuth } from './client-auth.ts';
 import { describeIdpError } from './idp-errors.ts';
 
@@ -29,8 +34,22 @@ export interface IdpHttpOptions {
   signal: () => AbortSignal;
 }
 
+/** Discovery and keys of one provider, for the admin live view (no secret: no client credentials). */
+export interface OidcClientStatus {
+  readonly issuer: string;
+  readonly discovery: 'pending' | 'ok' | 'retrying';
+  /** failed discovery attempts so far */
+  readonly attempts: number;
+  /** epoch ms discovery completed */
+  readonly discovered_at?: number;
+  /** why the last attempt failed (log-safe, as logged), while retrying */
+  readonly last_error?: string;
+  readonly keys: JwksStatus;
+}
+
 export interface OidcClient {
   readonly ready: boolean;
+  status(): OidcClientStatus;
   /** discovered metadata (id_token algorithms narrowed to `oidc.id_token_algorithms`); undefined until ready */
   readonly as: oauth.AuthorizationServer | undefined;
   readonly client: oauth.Client;
@@ -110,6 +129,8 @@ export function createOidcClient(opts: OidcClientOptions): OidcClient {
   let started = false;
   let closed = false;
   let attempt = 0;
+  let discoveredAt: number | undefined;
+  let lastError: string | undefined;
   let timer: NodeJS.Timeout | undefined;
   let resolveReady!: (as: oauth.AuthorizationServer) => void;
   const readyPromise = new Promise<oauth.AuthorizationServer>((resolve) => {
@@ -124,13 +145,19 @@ export function createOidcClient(opts: OidcClientOptions): OidcClient {
       const narrowed = narrow(metadata, oidc.id_token_algorithms);
       if (closed) return;
       as = narrowed;
+      discoveredAt = Date.now();
+      lastError = undefined;
       log.info({ attempts: attempt + 1 }, 'oidc discovery complete');
       resolveReady(narrowed);
     } catch (err) {
       if (closed) return;
       attempt++;
       const delay = backoffDelay(attempt, baseMs, maxMs);
-      log.warn({ attempt, retry_in_ms: delay, reason: describeIdpError(err) }, 'oidc discovery failed');
+      const reason = describeIdpError(err);
+      lastError = Object.entries(reason)
+        .map(([k, v]) => `${k}=${String(v)}`)
+        .join(' ');
+      log.warn({ attempt, retry_in_ms: delay, reason }, 'oidc discovery failed');
       timer = setTimeout(() => void discover(), delay);
       timer.unref();
     }
@@ -143,6 +170,14 @@ export function createOidcClient(opts: OidcClientOptions): OidcClient {
     get as() {
       return as;
     },
+    status: () => ({
+      issuer: oidc.issuer,
+      discovery: as !== undefined ? 'ok' : attempt > 0 ? 'retrying' : 'pending',
+      attempts: attempt,
+      ...(discoveredAt !== undefined ? { discovered_at: discoveredAt } : {}),
+      ...(lastError !== undefined ? { last_error: lastError } : {}),
+      keys: keys.status(),
+    }),
     client,
     clientAuth,
     http,

@@ -3,6 +3,7 @@
  * so every request – endpoint, error, proxied – is accounted for exactly once.
  */
 import type { ServerResponse } from 'node:http';
+import type { AuditEntry } from '../observe/audit.ts';
 import type { Runtime } from './runtime.ts';
 import type { Scope } from './scope.ts';
 
@@ -26,7 +27,7 @@ export function record(rt: Runtime, scope: Scope, status: number): void {
   };
   const route = scope.route?.name ?? (scope.outcome ? '(gatehouse)' : '(none)');
   rt.metrics.requests.inc({ route, decision: outcome.decision });
-  rt.audit.write({
+  const entry: AuditEntry = {
     request_id: scope.requestId,
     route: scope.route?.name,
     method: scope.method,
@@ -43,5 +44,8 @@ export function record(rt: Runtime, scope: Scope, status: number): void {
     dry_run: d?.dryRun || undefined,
     status,
     duration_ms: performance.now() - scope.startedAt,
-  });
+  };
+  rt.audit.write(entry);
+  // The live view keeps the same object (no copy): one array store per request.
+  rt.recent?.push(entry);
 }

@@ -13,6 +13,7 @@ import type { SigningKeys } from '../identity/signing-keys.ts';
 import type { AuditLog } from '../observe/audit.ts';
 import type { Log } from '../observe/logger.ts';
 import type { Metrics } from '../observe/metrics.ts';
+import type { RecentDecisions } from '../observe/recent-decisions.ts';
 import type { EndpointHandler, LoginEndpoints } from '../oidc/login-shared.ts';
 import type { OidcClient } from '../oidc/oidc-client.ts';
 import type { Refresher } from '../oidc/refresh.ts';
@@ -29,6 +30,8 @@ export interface Observing {
   readonly log: Log;
   readonly metrics: Metrics;
   readonly audit: AuditLog;
+  /** the last decisions for the admin live view (`admin.live_view`); absent when it is off */
+  readonly recent?: RecentDecisions;
 }
 
 /** Long-lived parts shared by every Runtime of one process (they outlive a reload). */

@@ -9,6 +9,7 @@ import { AggregatorRegistry } from 'prom-client';
 import type { Config } from '../config/schema.ts';
 import type { Log } from '../observe/logger.ts';
 import { listenOptions, serveAdmin, unixSocketPath } from './admin.ts';
+import { type LiveView, mergeViews, type ProcessView } from './live-view.ts';
 import { applySocketMode, removeOwnSocket, removeStaleSocket } from './unix-socket.ts';
 
 /** The environment variable a worker learns its slot (0…N-1) from. */
@@ -31,6 +32,20 @@ export function isReadyz(msg: unknown): msg is ReadyzMessage {
   return typeof msg === 'object' && msg !== null && (msg as { gatehouse?: unknown }).gatehouse === 'readyz';
 }
 
+/**
+ * The primary's live-view question to a worker (`view` absent) and the worker's answer: its own
+ * part (`view` null when the worker has the live view off).
+ */
+export interface LiveMessage {
+  gatehouse: 'live';
+  id: number;
+  view?: ProcessView | null;
+}
+
+export function isLive(msg: unknown): msg is LiveMessage {
+  return typeof msg === 'object' && msg !== null && (msg as { gatehouse?: unknown }).gatehouse === 'live';
+}
+
 /** Runs the cluster until it is stopped; resolves the exit code (0 when every worker exited 0). */
 export function runPrimary(config: Config, n: number, log: Log): Promise<number> {
   return new Promise<number>((resolve) => new Primary(config, n, log, resolve).start());
@@ -46,6 +61,7 @@ class Primary {
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #codes: number[] = [];
   readonly #pending = new Map<number, (ready: boolean) => void>();
+  readonly #pendingLive = new Map<number, (view: ProcessView | undefined) => void>();
   readonly #aggregator = new AggregatorRegistry();
   readonly #admin: Server;
   #started = 0;
@@ -66,6 +82,7 @@ class Primary {
         metrics: () => this.#aggregator.clusterMetrics(),
         contentType: this.#aggregator.contentType,
         ready: () => this.#readiness(),
+        ...(config.admin.live_view ? { live: () => this.#liveView() } : {}),
         log,
       }).catch(() => res.destroy());
     });
@@ -117,6 +134,7 @@ class Primary {
     this.#slots.set(worker, { slot, startedAt: Date.now() });
     worker.on('message', (msg: unknown) => {
       if (isReadyz(msg) && msg.ready !== undefined) this.#pending.get(msg.id)?.(msg.ready);
+      if (isLive(msg) && msg.view !== undefined) this.#pendingLive.get(msg.id)?.(msg.view ?? undefined);
     });
     // An IPC write to a worker that is exiting fails with EPIPE: the worker's 'exit' handling
     // deals with the worker; the supervisor itself must never crash on it.
@@ -211,18 +229,49 @@ class Primary {
   }
 
   #askReady(w: Worker): Promise<boolean> {
-    return new Promise<boolean>((done) => {
+    return this.#ask(w, this.#pending, (id) => ({ gatehouse: 'readyz', id }) satisfies ReadyzMessage, false);
+  }
+
+  /**
+   * The live view of the whole cluster: every worker's part, asked over IPC as readiness is;
+   * decisions and rates merged, IdP/config/store state per worker. A worker that does not answer
+   * in time is listed as such.
+   */
+  async #liveView(): Promise<LiveView> {
+    const workers = [...this.#slots].sort(([, a], [, b]) => a.slot - b.slot);
+    const parts = await Promise.all(
+      workers.map(async ([w, { slot }]) => ({
+        worker: slot,
+        view: await this.#ask(
+          w,
+          this.#pendingLive,
+          (id) => ({ gatehouse: 'live', id }) satisfies LiveMessage,
+          undefined,
+        ),
+      })),
+    );
+    return mergeViews(parts, this.#n);
+  }
+
+  /** One question to a worker over IPC; `fallback` when it cannot be sent or no answer comes in time. */
+  #ask<T>(
+    w: Worker,
+    pending: Map<number, (answer: T) => void>,
+    message: (id: number) => object,
+    fallback: T,
+  ): Promise<T> {
+    return new Promise<T>((done) => {
       const id = this.#nextId++;
-      const timer = setTimeout(() => settle(false), READY_TIMEOUT_MS);
-      const settle = (ready: boolean) => {
+      const timer = setTimeout(() => settle(fallback), READY_TIMEOUT_MS);
+      const settle = (answer: T) => {
         clearTimeout(timer);
-        this.#pending.delete(id);
-        done(ready);
+        pending.delete(id);
+        done(answer);
       };
-      this.#pending.set(id, settle);
-      if (!w.isConnected()) return settle(false);
-      w.send({ gatehouse: 'readyz', id } satisfies ReadyzMessage, undefined, (err) => {
-        if (err) settle(false);
+      pending.set(id, settle);
+      if (!w.isConnected()) return settle(fallback);
+      w.send(message(id), undefined, (err) => {
+        if (err) settle(fallback);
       });
     });
   }

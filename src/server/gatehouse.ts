@@ -15,10 +15,12 @@ import { createMetrics } from '../observe/metrics.ts';
 import type { Runtime, Shared } from '../pipeline/runtime.ts';
 import { createUpstreamProxy } from '../proxy/upstream-proxy.ts';
 import { createStore } from '../store/create-store.ts';
+import type { StoreOp } from '../store/store.ts';
 import { createOutboundDispatcher } from '../util/outbound.ts';
 import { listenOptions, serveAdmin, unixSocketPath } from './admin.ts';
 import { buildRuntime, startRuntime } from './build-runtime.ts';
 import { type ExtAuthzGrpcServer, startExtAuthzGrpc } from './ext-authz-grpc.ts';
+import { createLiveState, type LiveState, type ProcessView, singleView } from './live-view.ts';
 import { createPublicServer } from './public-server.ts';
 import { applySocketMode, removeOwnSocket, removeStaleSocket } from './unix-socket.ts';
 
@@ -33,6 +35,8 @@ export interface Gatehouse {
   readonly extAuthzGrpc?: Pick<ExtAuthzGrpcServer, 'address'>;
   /** the live runtime (tests and the admin listener read it) */
   current(): Runtime;
+  /** this process's part of the admin live view; undefined when `admin.live_view` is off */
+  liveView(): ProcessView | undefined;
   /** re-read the config file; an invalid config is refused and the old one keeps serving */
   reload(): Promise<{ ok: true } | { ok: false; error: ConfigError }>;
   /** stop accepting, let in-flight requests finish within the grace period, close */
@@ -45,39 +49,61 @@ export interface StartOptions {
   registry?: Registry;
   /** false: no admin listener here (a cluster worker: the primary serves admin for all) */
   admin?: boolean;
+  /** the cluster worker slot, shown in the live view */
+  worker?: number;
 }
 
 export async function startGatehouse(opts: StartOptions): Promise<Gatehouse> {
   const loaded = await loadConfig(opts.configFile);
-  const shared = createShared(loaded.config, opts);
+  const { shared, live } = createShared(loaded.config, opts);
   // A shared store gets a moment to load the revocations, so the first requests are not refused.
   if (!(await shared.store.whenSynced(STORE_STARTUP_WAIT_MS)))
     shared.log.warn({}, 'shared store not reachable at startup; sessions are degraded until it is');
   const rt = await buildRuntime(loaded, shared);
   startRuntime(rt);
   shared.log.info({ config: redactConfig(loaded) }, 'effective config');
-  const gatehouse = new GatehouseProcess(opts.configFile, shared, rt);
+  const gatehouse = new GatehouseProcess(opts.configFile, shared, rt, live);
   await gatehouse.listen(opts.admin !== false);
   return gatehouse;
 }
 
-/** The long-lived parts every runtime of this process shares. */
-function createShared(config: LoadedConfig['config'], opts: StartOptions): Shared {
+/**
+ * The long-lived parts every runtime of this process shares, and the live view's state (it
+ * outlives reloads too: `admin.live_view` and `admin.recent_decisions` are read at start).
+ */
+function createShared(
+  config: LoadedConfig['config'],
+  opts: StartOptions,
+): { shared: Shared; live: LiveState | undefined } {
   const log = opts.log ?? createLogger({ level: config.log.level });
   const metrics = createMetrics(opts.registry ?? new Registry());
-  return {
+  const live = config.admin.live_view
+    ? createLiveState({
+        capacity: config.admin.recent_decisions,
+        metrics,
+        ...(opts.worker !== undefined ? { worker: opts.worker } : {}),
+      })
+    : undefined;
+  const onError = (op: StoreOp) => {
+    metrics.storeErrors.inc({ op });
+    live?.noteStoreError(op);
+  };
+  const shared: Shared = {
     log,
     metrics,
     dispatcher: createOutboundDispatcher(),
     proxy: createUpstreamProxy({ logger: log }),
     audit: createAuditLog(config.audit.output),
-    store: createStore(config.store, { log, onError: (op) => metrics.storeErrors.inc({ op }) }),
+    store: createStore(config.store, { log, onError }),
+    ...(live ? { recent: live.recent } : {}),
   };
+  return { shared, live };
 }
 
 class GatehouseProcess implements Gatehouse {
   readonly #configFile: string;
   readonly #shared: Shared;
+  readonly #live: LiveState | undefined;
   /** the store is built once per process: a reload cannot swap it */
   readonly #storeConfig: string;
   #rt: Runtime;
@@ -92,9 +118,10 @@ class GatehouseProcess implements Gatehouse {
   /** Envoy's gRPC ext_authz service, when `ext_authz.grpc` is configured */
   extAuthzGrpc?: ExtAuthzGrpcServer;
 
-  constructor(configFile: string, shared: Shared, rt: Runtime) {
+  constructor(configFile: string, shared: Shared, rt: Runtime, live: LiveState | undefined) {
     this.#configFile = configFile;
     this.#shared = shared;
+    this.#live = live;
     this.#storeConfig = rt.config.store;
     this.#rt = rt;
     this.#server = createPublicServer(rt.config, {
@@ -108,12 +135,17 @@ class GatehouseProcess implements Gatehouse {
         metrics: () => shared.metrics.registry.metrics(),
         contentType: shared.metrics.registry.contentType,
         log: shared.log,
+        ...(live ? { live: () => singleView(live.view(this.#rt, this.#readiness())) } : {}),
       }).catch(() => res.destroy());
     });
   }
 
   current(): Runtime {
     return this.#rt;
+  }
+
+  liveView(): ProcessView | undefined {
+    return this.#live?.view(this.#rt, this.#readiness());
   }
 
   async listen(withAdmin: boolean): Promise<void> {
@@ -159,6 +191,7 @@ class GatehouseProcess implements Gatehouse {
     } catch (err) {
       const error = err instanceof ConfigError ? err : new ConfigError([]);
       metrics.configReloads.inc({ result: 'error' });
+      this.#live?.noteReload('error', error.problems.map(formatProblem));
       log.error(
         { problems: error.problems.map(formatProblem) },
         'config reload refused; the previous config keeps serving',
@@ -170,10 +203,14 @@ class GatehouseProcess implements Gatehouse {
       log.warn({}, 'store changes take effect at the next restart; the running store is kept');
     if (fresh.config.ext_authz.grpc?.listen !== old.config.ext_authz.grpc?.listen)
       log.warn({}, 'ext_authz.grpc.listen changes take effect at the next restart');
+    const { live_view, recent_decisions } = fresh.config.admin;
+    if (live_view !== old.config.admin.live_view || recent_decisions !== old.config.admin.recent_decisions)
+      log.warn({}, 'admin.live_view and admin.recent_decisions changes take effect at the next restart');
     this.#rt = await buildRuntime(fresh, this.#shared, old);
     startRuntime(this.#rt);
     old.close();
     metrics.configReloads.inc({ result: 'success' });
+    this.#live?.noteReload('success');
     log.info({ config: redactConfig(fresh) }, 'config reloaded');
     return { ok: true };
   }
@@ -194,6 +231,7 @@ class GatehouseProcess implements Gatehouse {
     });
     for (const [path, ino] of this.#sockets) removeOwnSocket(path, ino);
     this.#rt.close();
+    this.#live?.close();
     const { proxy, store, audit, dispatcher } = this.#shared;
     proxy.close();
     await store.close();

@@ -25,7 +25,14 @@ import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { ConfigError } from '../errors.ts';
 import { createLogger } from '../observe/logger.ts';
-import { isReadyz, type ReadyzMessage, runPrimary, SLOT_ENV } from './cluster-primary.ts';
+import {
+  isLive,
+  isReadyz,
+  type LiveMessage,
+  type ReadyzMessage,
+  runPrimary,
+  SLOT_ENV,
+} from './cluster-primary.ts';
 import type { Gatehouse, StartOptions } from './gatehouse.ts';
 
 export function workerCount(setting: Config['server']['workers']): number {
@@ -53,17 +60,18 @@ export async function runClusterIfConfigured(configFile: string): Promise<number
 }
 
 /** In a worker: its own labelled registry, exported to the primary, and no admin listener. */
-export function workerStartOptions(): Pick<StartOptions, 'registry' | 'admin'> {
+export function workerStartOptions(): Pick<StartOptions, 'registry' | 'admin' | 'worker'> {
   if (!cluster.isWorker) return {};
   const registry = new Registry();
-  registry.setDefaultLabels({ worker: process.env[SLOT_ENV] ?? String(cluster.worker?.id ?? 0) });
+  const slot = process.env[SLOT_ENV] ?? String(cluster.worker?.id ?? 0);
+  registry.setDefaultLabels({ worker: slot });
   new AggregatorRegistry(); // installs the worker's answer to the primary's metrics requests
   AggregatorRegistry.setRegistries([registry]);
   // The IPC channel keeps the worker alive while it starts: some of the start (a shared
   // listen) is an IPC round trip that holds no other handle, so an unreferenced channel let the
   // event loop run dry and the worker exit 0 half-started. A failed start unrefs it (serve.ts).
   process.channel?.ref();
-  return { registry, admin: false };
+  return { registry, admin: false, worker: Number(slot) };
 }
 
 /**
@@ -81,12 +89,15 @@ export function attachWorker(gh: Gatehouse): Gatehouse {
         ready: gh.current().ready(),
       } satisfies ReadyzMessage);
     }
+    if (isLive(msg) && msg.view === undefined)
+      process.send?.({ gatehouse: 'live', id: msg.id, view: gh.liveView() ?? null } satisfies LiveMessage);
   });
   process.channel?.ref();
   return {
     publicAddress: gh.publicAddress,
     adminAddress: gh.adminAddress,
     current: () => gh.current(),
+    liveView: () => gh.liveView(),
     reload: () => gh.reload(),
     async shutdown() {
       try {

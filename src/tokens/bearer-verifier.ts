@@ -15,7 +15,7 @@ import type { Dispatcher } from 'undici';
 import type { BearerIssuerConfig } from '../config/schema.ts';
 import type { Log } from '../observe/logger.ts';
 import { type BearerIssuer, issuersByName } from './bearer-issuer.ts';
-import type { JwksRefreshResult } from './jwks-cache.ts';
+import type { JwksRefreshResult, JwksStatus } from './jwks-cache.ts';
 import { checkHeader, checkIssuedAt, checkNumericDates } from './token-checks.ts';
 import { fingerprint, fromJoseError, tokenError, tokenHash } from './token-errors.ts';
 import { MAX_TOKEN_LENGTH, parseToken } from './token-shape.ts';
@@ -30,6 +30,8 @@ export interface BearerVerifier {
   /** true once every issuer has a key set loaded (readiness) */
   readonly ready: boolean;
   readonly stats: { hits: number; misses: number };
+  /** each issuer's key set, for the admin live view */
+  status(): { issuer: string; keys: JwksStatus }[];
   /** Kick off discovery and JWKS loads; failures are logged and retried, never thrown. */
   start(): Promise<void>;
   close(): void;
@@ -85,6 +87,10 @@ class LocalBearerVerifier implements BearerVerifier {
 
   get stats(): { hits: number; misses: number } {
     return this.#cache.stats;
+  }
+
+  status(): { issuer: string; keys: JwksStatus }[] {
+    return [...this.#issuers.values()].map((i) => ({ issuer: i.cfg.issuer, keys: i.keys.status() }));
   }
 
   async start(): Promise<void> {

@@ -36,9 +36,25 @@ export interface JwksCacheOptions {
   onRefresh?(result: JwksRefreshResult): void;
 }
 
+/** What the admin live view shows of a key set: no key material, only its state. */
+export interface JwksStatus {
+  readonly loaded: boolean;
+  /** usable keys in the set in use */
+  readonly keys: number;
+  /** epoch ms of the last fetch that installed a set */
+  readonly last_refresh?: number;
+  /** epoch ms of the last fetch attempt */
+  readonly last_attempt?: number;
+  /** why the last fetch failed (log-safe), while the failures last */
+  readonly last_error?: string;
+  /** failed fetches in a row */
+  readonly failures: number;
+}
+
 export interface JwksCache {
   /** a key set has been loaded (it may be stale; it is never dropped) */
   readonly loaded: boolean;
+  status(): JwksStatus;
   /**
    * A jose key resolver: the one key this header's `alg`/`kid` selects; embedded keys are never
    * read.
@@ -85,6 +101,8 @@ export function createJwksCache(opts: JwksCacheOptions): JwksCache {
   const imported = new WeakMap<JWK, Map<string, Promise<CryptoKey>>>();
   let inFlight: Promise<boolean> | undefined;
   let lastAttempt = Number.NEGATIVE_INFINITY;
+  let lastRefresh: number | undefined;
+  let lastError: string | undefined;
   let failures = 0;
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
@@ -104,6 +122,8 @@ export function createJwksCache(opts: JwksCacheOptions): JwksCache {
       keys = usableKeys(res.body);
       const ttl = Math.min(maxTtl, Math.max(minTtl, maxAgeMs(res.headers['cache-control']) ?? minTtl));
       failures = 0;
+      lastRefresh = Date.now();
+      lastError = undefined;
       // Refresh a little before the TTL ends, so a request never finds the set expired.
       schedule(Math.max(1000, ttl - ttl / 10));
       log.debug({ issuer, keys: keys.length, ttl_ms: ttl }, 'JWKS loaded');
@@ -111,13 +131,11 @@ export function createJwksCache(opts: JwksCacheOptions): JwksCache {
       return true;
     } catch (err) {
       failures++;
+      lastError = (err as Error).message ?? String(err);
       // Back off from the cooldown up to min_ttl; the last good keys stay in use meanwhile.
       const base = Math.max(1000, cooldown);
       schedule(Math.min(base * 2 ** Math.min(failures - 1, 16), Math.max(base, minTtl)));
-      log.warn(
-        { issuer, reason: (err as Error).message ?? String(err), kept_last_good: keys !== undefined },
-        'JWKS refresh failed',
-      );
+      log.warn({ issuer, reason: lastError, kept_last_good: keys !== undefined }, 'JWKS refresh failed');
       opts.onRefresh?.('error');
       return false;
     }
@@ -164,6 +182,14 @@ export function createJwksCache(opts: JwksCacheOptions): JwksCache {
     get loaded() {
       return keys !== undefined;
     },
+    status: () => ({
+      loaded: keys !== undefined,
+      keys: keys?.length ?? 0,
+      ...(lastRefresh !== undefined ? { last_refresh: lastRefresh } : {}),
+      ...(Number.isFinite(lastAttempt) ? { last_attempt: lastAttempt } : {}),
+      ...(lastError !== undefined ? { last_error: lastError } : {}),
+      failures,
+    }),
     async getKey(header) {
       if (keys === undefined) {
         await refetchForRequest();

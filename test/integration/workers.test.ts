@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { LiveView } from '../../src/server/live-view.ts';
 import { route, testConfig } from '../helpers/config.ts';
 import { freePort } from '../helpers/ports.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -138,6 +139,45 @@ describe('server.workers: 2', { timeout: 90_000 }, () => {
       40,
     );
     assert.deepEqual([...processLabels(metrics.body)].sort(), ['0', '1'], 'process metrics per worker');
+  });
+
+  it('serves the live view from the primary: decisions and rates of both workers, state per worker', async () => {
+    for (let i = 0; i < 20; i++) assert.equal((await get(`${url}/static/live-${i}.js`)).status, 200);
+    let view: LiveView | undefined;
+    await waitFor(
+      async () => {
+        const res = await get(`${adminUrl}/live.json`);
+        assert.equal(res.status, 200);
+        view = JSON.parse(res.body) as LiveView;
+        const sampled = (view.rates.routes.assets?.requests ?? []).reduce((a, b) => a + b, 0);
+        // Every request both workers counted is in the summed history (all within its window).
+        const counted = [...requestsByWorker((await get(`${adminUrl}/metrics`)).body).values()];
+        return sampled > 0 && sampled === counted.reduce((a, b) => a + b, 0);
+      },
+      { timeoutMs: 10_000, what: 'the rates of both workers' },
+    );
+    assert.ok(view);
+    assert.equal(view.mode, 'cluster');
+    assert.equal(view.workers, 2);
+    assert.deepEqual(
+      view.processes.map((p) => [p.worker, p.ready]),
+      [
+        [0, 'ready'],
+        [1, 'ready'],
+      ],
+    );
+    const mine = view.decisions.filter((d) => d.path.startsWith('/static/live-'));
+    assert.equal(mine.length, 20, 'every decision, from whichever worker made it');
+    assert.deepEqual([...new Set(mine.map((d) => d.worker))].sort(), [0, 1]);
+    const times = view.decisions.map((d) => d.time);
+    assert.deepEqual(
+      times,
+      [...times].sort((a, b) => a - b),
+      'merged by time',
+    );
+    const page = await get(`${adminUrl}/`);
+    assert.equal(page.status, 200);
+    assert.match(page.body, /Gatehouse · live/);
   });
 
   it('forwards SIGHUP to the workers: both reload', async () => {

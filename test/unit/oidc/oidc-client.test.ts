@@ -7,6 +7,7 @@ import { configSchema } from '../../../src/config/schema.ts';
 import type { Log } from '../../../src/observe/logger.ts';
 import { backoffDelay, createOidcClient } from '../../../src/oidc/oidc-client.ts';
 import { createOutboundDispatcher } from '../../../src/util/outbound.ts';
+import { waitFor } from '../../helpers/wait.ts';
 
 function oidcConfig(issuer: string, extra: Record<string, unknown> = {}) {
   return oidcProviders(
@@ -101,6 +102,44 @@ describe('createOidcClient discovery', () => {
       assert.deepEqual(as.id_token_signing_alg_values_supported, ['RS256']);
       assert.equal(lines.filter((l) => l.msg === 'oidc discovery failed').length, 2);
       assert.ok(lines.some((l) => l.msg === 'oidc discovery complete'));
+    } finally {
+      client.close();
+      await idp.close();
+      await dispatcher.close();
+    }
+  });
+
+  it('reports its discovery state for the live view: pending, retrying with the reason, ok', async () => {
+    const idp = await metadataServer({ failures: 2 });
+    const dispatcher = createOutboundDispatcher({ timeoutMs: 2000 });
+    const client = createOidcClient({
+      oidc: oidcConfig(idp.url, { client_secret: 'status-test-secret-0123456789abcdef' }),
+      dispatcher,
+      log: recordingLog([]),
+      retryBaseMs: 200,
+    });
+    try {
+      assert.deepEqual(client.status(), {
+        issuer: idp.url,
+        discovery: 'pending',
+        attempts: 0,
+        keys: { loaded: false, keys: 0, failures: 0 },
+      });
+      client.start();
+      await waitFor(() => client.status().discovery === 'retrying', {
+        timeoutMs: 5000,
+        what: 'a failed attempt',
+      });
+      const retrying = client.status();
+      assert.ok(retrying.attempts >= 1);
+      assert.match(retrying.last_error ?? '', /503|status/i);
+      await client.whenReady();
+      const ok = client.status();
+      assert.equal(ok.discovery, 'ok');
+      assert.equal(ok.attempts, 2);
+      assert.equal(ok.last_error, undefined);
+      assert.equal(typeof ok.discovered_at, 'number');
+      assert.doesNotMatch(JSON.stringify(ok), /status-test-secret/);
     } finally {
       client.close();
       await idp.close();
