@@ -187,7 +187,8 @@ function claimsWithShorthands(input: ExplainInput): Record<string, unknown> | un
 function requestFacts(sourceIp: string | undefined): RequestFacts {
   if (sourceIp === undefined) return { clientIp: '' };
   const parsed = sourceIp.includes('/') ? undefined : parseCidr(sourceIp);
-  if (parsed === undefined) throw invalidInput(`the source IP must be an address such as 10.1.2.3, got "${sourceIp}"`);
+  if (parsed === undefined)
+    throw invalidInput(`the source IP must be an address such as 10.1.2.3, got "${sourceIp}"`);
   return { clientIp: parsed.address };
 }
 

@@ -144,8 +144,10 @@ class UpstreamProxyImpl implements UpstreamProxy {
     if (headers === undefined) return;
     const te = headers['transfer-encoding'];
     const length = headers['content-length'];
-    if (te !== undefined || (length !== undefined && length !== '0'))
-      return this.#webWithBody(req, res, route, ctx, headers, te);
+    if (te !== undefined || (length !== undefined && length !== '0')) {
+      this.#webWithBody(req, res, route, ctx, headers, te);
+      return;
+    }
     req.resume(); // nothing to read, but 'end' must still come
     const exchange = new WebExchange(flight, res, this.#logger, this.#warn);
     try {
