@@ -16,6 +16,10 @@ Commands:
   explain [-c FILE] --url URL [--method M] [--claims JSON|@file] [--auth-type session|bearer|dpop|mtls]
           [--provider NAME] [--client-id ID] [--scopes "a b"] [--source-ip IP] [--json]
                                     show the route, role mapping and decision for a request; no network
+  sessions list [-c FILE] --sub SUB [--json]
+                                    a user's sessions (session.storage: store, a redis:// store)
+  sessions revoke [-c FILE] --sub SUB | --id ID [--json]
+                                    end a user's sessions (or one) on every replica at once
   keygen                            print a fresh cookie secret and an ES256 private JWK
   demo                              a development IdP, a demo upstream and the proxy on loopback
 
@@ -47,6 +51,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const [command, ...rest] = positionals;
+  // `sessions` takes one action word; every other command takes none.
+  const action = command === 'sessions' ? rest.shift() : undefined;
   if (rest.length > 0) usageError(`unexpected argument "${rest[0]}"`);
   const configFile = values.config ?? process.env.GATEHOUSE_CONFIG ?? 'config/gatehouse.yaml';
   switch (command) {
@@ -65,6 +71,13 @@ async function main(argv: string[]): Promise<number> {
         clientId: values['client-id'],
         scopes: values.scopes,
         sourceIp: values['source-ip'],
+        json: values.json ?? false,
+      });
+    case 'sessions':
+      return (await import('../src/cli/sessions.ts')).runSessions(configFile, {
+        action,
+        sub: values.sub,
+        id: values.id,
         json: values.json ?? false,
       });
     case 'keygen':
@@ -96,6 +109,8 @@ function parse(argv: string[]) {
       scopes: { type: 'string' },
       'source-ip': { type: 'string' },
       json: { type: 'boolean' },
+      sub: { type: 'string' },
+      id: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },

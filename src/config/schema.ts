@@ -372,6 +372,8 @@ export const configSchema = z.strictObject({
       listen: listenAddress.default('127.0.0.1:9090'),
       /** `/` (a read-only HTML page) and `/live.json` on the admin listener */
       live_view: z.boolean().default(true),
+      /** `GET /sessions?sub=` and `POST /sessions/revoke` on the admin listener */
+      sessions: z.boolean().default(true),
       /** decisions the live view keeps in memory (a ring, newest replace oldest) */
       recent_decisions: z.number().int().min(1).max(10_000).default(500),
     })
@@ -411,6 +413,11 @@ export const configSchema = z.strictObject({
       max_lifetime: duration({ min: 1000 }).default(43_200_000),
       /** refresh the access token when it expires within this window */
       refresh_before: duration().default(60_000),
+      /**
+       * `cookie`: the whole session sealed in the cookie (chunked when large); `store`: the
+       * cookie holds only a sealed random id, the session lives encrypted in `store`.
+       */
+      storage: z.enum(['cookie', 'store']).default('cookie'),
       cookie_domain: z.string().min(1).optional(),
     })
     .optional(),

@@ -96,7 +96,11 @@ export async function handleCallback(
   const rd = safeRedirect(login.rd, ctx.publicOrigin, s.config.server.allowed_redirect_domains) ?? '/';
   try {
     // Every chunk the browser brought is replaced or expired: no fixation, no stale tail.
-    setCookies.push(...(await s.codec.write(session, s.codec.present(req.headers.cookie), s.now())));
+    setCookies.push(
+      ...(await s.codec.write(session, s.codec.present(req.headers.cookie), s.now(), {
+        userAgent: req.headers['user-agent'],
+      })),
+    );
   } catch (err) {
     if (err instanceof GatehouseError) return refuse(err.code);
     throw err;

@@ -45,12 +45,37 @@ export function withTokens(
 ): SessionData {
   const out: SessionData = { ...session, accessToken: tokens.access_token };
   const expiresIn = tokens.expires_in;
+  const jwtExp = accessTokenExp(tokens.access_token);
   if (typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn > 0) {
     out.accessTokenExpiresAt = Math.floor(now / 1000) + Math.floor(expiresIn);
+  } else if (jwtExp !== undefined) {
+    out.accessTokenExpiresAt = jwtExp;
   } else {
     delete out.accessTokenExpiresAt;
   }
   if (typeof tokens.refresh_token === 'string') out.refreshToken = tokens.refresh_token;
   if (typeof tokens.id_token === 'string') out.idToken = tokens.id_token;
   return out;
+}
+
+/** Most access-token characters looked at for an `exp`. */
+const MAX_JWT = 16_384;
+
+/**
+ * The `exp` of a JWT access token, for a token response without `expires_in` (RFC 6749 §5.1
+ * only recommends it). Unverified, and used for nothing but deciding when to refresh: the token
+ * came straight from the IdP's token endpoint, and the upstream checks it on its own.
+ * @see https://www.rfc-editor.org/rfc/rfc9068#section-2.2
+ */
+export function accessTokenExp(token: string): number | undefined {
+  if (typeof token !== 'string' || token.length > MAX_JWT) return undefined;
+  const parts = token.split('.');
+  if (parts.length !== 3) return undefined;
+  try {
+    const payload: unknown = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8'));
+    const exp = (payload as { exp?: unknown } | null)?.exp;
+    return typeof exp === 'number' && Number.isSafeInteger(exp) && exp > 0 ? exp : undefined;
+  } catch {
+    return undefined;
+  }
 }

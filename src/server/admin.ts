@@ -1,7 +1,8 @@
 /**
  * The admin listener: `/healthz` (the process is alive), `/readyz` (config compiled, IdP
  * discovery done, bearer keys loaded, not draining), `/metrics` (Prometheus) and, with
- * `admin.live_view`, the live view: `/` (a read-only page) and `/live.json` (its data). It binds
+ * `admin.live_view`, the live view: `/` (a read-only page) and `/live.json` (its data); with
+ * `admin.sessions`, listing and revoking sessions (`./admin-sessions.ts`). It binds
  * to loopback by default: nothing here is for the public. One implementation serves a single
  * process and a cluster primary alike; only where readiness, metrics and the view come from
  * differs.
@@ -9,6 +10,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import type { Log } from '../observe/logger.ts';
+import type { SessionAdmin } from '../session/session-admin.ts';
+import { serveAdminSessions } from './admin-sessions.ts';
 import { LIVE_PAGE, LIVE_PAGE_CSP } from './live-page.ts';
 import type { LiveView } from './live-view.ts';
 
@@ -20,6 +23,8 @@ export interface AdminSource {
   live?(): Promise<LiveView> | LiveView;
   readonly contentType: string;
   readonly log: Log;
+  /** `/sessions` and `/sessions/revoke`; absent: `admin.sessions` is off (or a cluster primary) */
+  sessions?(): SessionAdmin | undefined;
 }
 
 /** Headers of every live-view answer: never cached, never framed, never sniffed. */
@@ -32,7 +37,8 @@ const LIVE_HEADERS = {
 };
 
 export async function serveAdmin(req: IncomingMessage, res: ServerResponse, src: AdminSource): Promise<void> {
-  const path = (req.url ?? '/').split('?')[0];
+  const path = (req.url ?? '/').split('?')[0]!;
+  if (await serveAdminSessions(req, res, path, src.sessions?.(), src.log)) return;
   if (req.method !== 'GET' && req.method !== 'HEAD') return plain(res, 405, 'method not allowed\n');
   switch (path) {
     case '/healthz':

@@ -29,6 +29,7 @@ import { createIdpDirectory, type IdpDirectory } from '../policy/idp-directory.t
 import { compileRoutes, type RouteTable } from '../policy/route-table.ts';
 import { createSessionCodec, type SessionCodec } from '../session/cookie-codec.ts';
 import { sessionClaimNames, sessionProvider } from '../session/session-data.ts';
+import { createStoreSessionCodec } from '../session/store-codec.ts';
 import { type BearerVerifier, createBearerVerifier } from '../tokens/bearer-verifier.ts';
 
 export async function buildRuntime(
@@ -163,14 +164,17 @@ async function loginParts(
   const config = loaded.config;
   const session = config.session;
   if (!session) return { clients: new Map(), logoutProviders: [] };
-  const sessions = await configured(loaded, ['session'], () =>
-    createSessionCodec({
+  const sessions = await configured(loaded, ['session'], () => {
+    const opts = {
       session,
       secure: config.server.public_url ? new URL(config.server.public_url).protocol === 'https:' : false,
       cacheSize: config.cache.sessions,
       log: shared.log,
-    }),
-  );
+    };
+    return session.storage === 'store'
+      ? createStoreSessionCodec({ ...opts, records: shared.store.sessions })
+      : createSessionCodec(opts);
+  });
   const providers = oidcProviders(config);
   if (providers.length === 0) return { sessions, clients: new Map(), logoutProviders: [] };
 
@@ -192,7 +196,12 @@ async function loginParts(
     },
     // A signed-out session stays refused until it would have expired anyway, so a copied
     // cookie cannot be replayed after logout.
-    onSignOut: (s) => store.revoke(s.id, s.createdAt + maxLifetimeS),
+    onSignOut: async (s) => {
+      await store.revoke(s.id, s.createdAt + maxLifetimeS);
+      // With store storage the record goes too (s.id is its key); the revocation above is what
+      // reaches the other replicas' caches at once.
+      if (session.storage === 'store') await store.sessions.delete(s.id, String(s.claims.sub));
+    },
     claimState: (state, ttlMs) =>
       store.claimOnce(`state:${createHash('sha256').update(state).digest('base64url')}`, ttlMs),
     storeFailOpen: config.store_fail_open,

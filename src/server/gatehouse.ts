@@ -8,12 +8,14 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { type LoadedConfig, loadConfig, redactConfig } from '../config/load.ts';
+import type { Config } from '../config/schema.ts';
 import { ConfigError, formatProblem } from '../errors.ts';
 import { createAuditLog } from '../observe/audit.ts';
 import { createLogger, type Log } from '../observe/logger.ts';
 import { createMetrics } from '../observe/metrics.ts';
 import type { Runtime, Shared } from '../pipeline/runtime.ts';
 import { createUpstreamProxy } from '../proxy/upstream-proxy.ts';
+import { createSessionAdmin, type SessionAdmin } from '../session/session-admin.ts';
 import { createStore } from '../store/create-store.ts';
 import type { StoreOp } from '../store/store.ts';
 import { createOutboundDispatcher } from '../util/outbound.ts';
@@ -104,6 +106,7 @@ class GatehouseProcess implements Gatehouse {
   readonly #configFile: string;
   readonly #shared: Shared;
   readonly #live: LiveState | undefined;
+  #sessionAdmin_: { config: Config; admin: SessionAdmin } | undefined;
   /** the store is built once per process: a reload cannot swap it */
   readonly #storeConfig: string;
   #rt: Runtime;
@@ -136,8 +139,18 @@ class GatehouseProcess implements Gatehouse {
         contentType: shared.metrics.registry.contentType,
         log: shared.log,
         ...(live ? { live: () => singleView(live.view(this.#rt, this.#readiness())) } : {}),
+        sessions: () => this.#sessionAdmin(),
       }).catch(() => res.destroy());
     });
+  }
+
+  /** The session admin of the current config (a reload may switch it off or change storage). */
+  #sessionAdmin(): SessionAdmin | undefined {
+    const config = this.#rt.config;
+    if (!config.admin.sessions || !config.session) return undefined;
+    if (this.#sessionAdmin_?.config !== config)
+      this.#sessionAdmin_ = { config, admin: createSessionAdmin(config, this.#shared.store) };
+    return this.#sessionAdmin_.admin;
   }
 
   current(): Runtime {

@@ -31,13 +31,21 @@ export interface SessionCodec {
   readonly cookieName: string;
   /** Never throws for bad input: tampered or truncated → `session_invalid`. */
   read(cookieHeader: string | undefined, now?: number): Promise<SessionRead>;
-  /** Set-Cookie values: every chunk, plus expiring stale chunks; bumps `lastSeenAt` to `now`. */
-  write(session: SessionData, present?: readonly string[], now?: number): Promise<string[]>;
+  /**
+   * Set-Cookie values: every chunk, plus expiring stale chunks; bumps `lastSeenAt` to `now`.
+   * With store storage, the record is written and the cookie only when it must change.
+   */
+  write(session: SessionData, present?: readonly string[], now?: number, meta?: WriteMeta): Promise<string[]>;
   /** Set-Cookie values that delete the named chunks (the plain name is always included). */
   clear(present: readonly string[]): string[];
   /** The session chunk names in a Cookie header, without unsealing anything. */
   present(cookieHeader: string | undefined): string[];
   readonly stats: { hits: number; misses: number };
+}
+
+/** About the request that made a session (kept in store records for listings, never decided on). */
+export interface WriteMeta {
+  userAgent?: string | undefined;
 }
 
 export interface SessionCodecOptions {

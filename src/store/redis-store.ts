@@ -23,6 +23,7 @@ import {
   revokeCommand,
   writeBack,
 } from './redis-revocations.ts';
+import { RedisSessionRecords } from './redis-session-records.ts';
 import { type RevocationEntry, RevocationView, type SessionRef } from './revocation-view.ts';
 import { type SharedStore, type StoreOp, StoreUnavailableError } from './store.ts';
 
@@ -58,6 +59,7 @@ type Connection = 'main' | 'subscriber';
 class RedisStore implements SharedStore {
   readonly kind = 'redis' as const;
   readonly refresh: RedisRefreshCoordinator;
+  readonly sessions: RedisSessionRecords;
   readonly #log: Log;
   readonly #onError: (op: StoreOp) => void;
   readonly #view: RevocationView;
@@ -92,6 +94,7 @@ class RedisStore implements SharedStore {
     this.#main = createClient(options);
     this.#sub = createClient(options);
     this.refresh = new RedisRefreshCoordinator((op, args) => this.#send(op, args));
+    this.sessions = new RedisSessionRecords((op, args) => this.#send(op, args));
     this.#connect('main', this.#main);
     this.#connect('subscriber', this.#sub);
   }

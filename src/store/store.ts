@@ -3,15 +3,18 @@
  * - revoked sessions (sign_out, back-channel logout) – read on every request from a local
  *   {@link RevocationView}, never with a network round trip;
  * - one-time markers (a login `state`, a logout token's `jti`) – refused the second time;
- * - refresh coordination across replicas (shared stores only): see `src/oidc/refresh-replicas.ts`.
+ * - refresh coordination across replicas (shared stores only): see `src/oidc/refresh-replicas.ts`;
+ * - server-side session records (`session.storage: store`): see `./session-records.ts`.
  *
  * `memory` serves one instance; `redis://…` (`./redis-store.ts`) implements the same interface
  * so every replica refuses a revoked session on its next request.
  */
 import { LruCache } from '../util/lru.ts';
 import { type RevocationEntry, RevocationView, type SessionRef } from './revocation-view.ts';
+import { createMemorySessionRecords, type SessionRecords } from './session-records.ts';
 
 export type { RevocationEntry, SessionRef } from './revocation-view.ts';
+export type { SessionRecords, SessionSummary } from './session-records.ts';
 
 /** The shared store cannot answer (Redis down, not yet synced, timed out). */
 export class StoreUnavailableError extends Error {
@@ -23,7 +26,7 @@ export class StoreUnavailableError extends Error {
 }
 
 /** Operations counted in `gatehouse_store_errors_total{op}`. */
-export type StoreOp = 'check' | 'revoke' | 'once' | 'refresh' | 'sync';
+export type StoreOp = 'check' | 'revoke' | 'once' | 'refresh' | 'sync' | 'session';
 
 /** Cross-replica refresh single-flight: a lock and a short-lived result slot per refresh token. */
 export interface RefreshCoordinator {
@@ -55,6 +58,8 @@ export interface SharedStore {
   claimOnce(key: string, ttlMs: number): Promise<boolean>;
   /** present on shared stores only */
   readonly refresh?: RefreshCoordinator;
+  /** session records and the per-subject index (`session.storage: store`) */
+  readonly sessions: SessionRecords;
   /** true when the local view is complete (always, for memory) */
   readonly synced: boolean;
   /** resolves true once synced, false after `timeoutMs` */
@@ -78,6 +83,7 @@ export function createMemoryStore(maxEntries = 100_000): SharedStore {
       once.set(key, true, Date.now() + ttlMs);
       return true;
     },
+    sessions: createMemorySessionRecords(maxEntries),
     synced: true,
     whenSynced: async () => true,
     async close() {

@@ -43,6 +43,7 @@ async function cookieSealedWith(secret: string, extra: Partial<SessionData> = {}
       secrets: [secret],
       idle_timeout: 3_600_000,
       max_lifetime: 43_200_000,
+      storage: 'cookie',
       refresh_before: 60_000,
     },
     secure: false,
