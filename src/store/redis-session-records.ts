@@ -37,12 +37,11 @@ export class RedisSessionRecords implements SessionRecords {
   }
 
   async list(sub: string): Promise<SessionSummary[]> {
-    const reply = await this.#send<string[]>('session', ['HGETALL', INDEX + sub]);
+    const reply = await this.#send<unknown>('session', ['HGETALL', INDEX + sub]);
     const out: SessionSummary[] = [];
     const gone: string[] = [];
-    for (let i = 0; i + 1 < reply.length && out.length + gone.length < MAX_LISTED; i += 2) {
-      const id = reply[i]!;
-      const summary = parseSummary(reply[i + 1]!);
+    for (const [id, text] of fieldPairs(reply).slice(0, MAX_LISTED)) {
+      const summary = parseSummary(text);
       const exists = await this.#send<number>('session', ['EXISTS', RECORD + id]);
       if (summary && summary.id === id && exists === 1) out.push(summary);
       else gone.push(id);
@@ -50,4 +49,15 @@ export class RedisSessionRecords implements SessionRecords {
     if (gone.length > 0) await this.#send('session', ['HDEL', INDEX + sub, ...gone]);
     return out;
   }
+}
+
+/** HGETALL's reply as pairs: node-redis answers a flat array (RESP2) or an object (a map). */
+function fieldPairs(reply: unknown): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  if (Array.isArray(reply)) {
+    for (let i = 0; i + 1 < reply.length; i += 2) out.push([String(reply[i]), String(reply[i + 1])]);
+  } else if (typeof reply === 'object' && reply !== null) {
+    for (const [k, v] of Object.entries(reply)) out.push([k, String(v)]);
+  }
+  return out;
 }
