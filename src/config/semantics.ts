@@ -63,6 +63,15 @@ function loginChecks(config: Config): PathProblem[] {
       message: 'session is configured but oidc is not: sessions come from the OIDC login',
     });
   }
+  // Each worker has its own memory store: a session made by one is unknown to the next.
+  if (session?.storage === 'store' && config.store === 'memory' && config.server.workers !== 1) {
+    out.push({
+      path: ['session', 'storage'],
+      at: 'key',
+      message:
+        'session.storage: store with store: memory works in one process only: set store to redis://… for server.workers',
+    });
+  }
   if (oidc && config.server.public_url === undefined) {
     out.push({
       path: ['server', 'public_url'],

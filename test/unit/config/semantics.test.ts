@@ -35,6 +35,17 @@ describe('validateSemantics', () => {
     assert.deepEqual(validateSemantics(config), []);
   });
 
+  it('refuses server-side sessions in a per-process memory store with several workers', () => {
+    const routes = 'routes:\n  - { name: a, upstream: http://a, policy: public }\n';
+    const text = (store: string, workers: string) =>
+      `${LOGIN.replace('server: { public_url: https://app.example.com }', `server: { public_url: https://app.example.com, workers: ${workers} }`).replace(`session: { secrets: [${SECRET}] }`, `session: { secrets: [${SECRET}], storage: store }`)}store: ${store}\n${routes}`;
+    assert.deepEqual(problems(text('memory', '2')), [
+      '3:57 session.storage: session.storage: store with store: memory works in one process only: set store to redis://… for server.workers',
+    ]);
+    assert.deepEqual(validateSemantics(parse(text('redis://r:6379', '2')).config), []);
+    assert.deepEqual(validateSemantics(parse(text('memory', '1')).config), []);
+  });
+
   it('refuses duplicate route names at the second name', () => {
     assert.deepEqual(
       problems(
