@@ -33,6 +33,11 @@ export interface BackchannelLogoutDeps {
   maxLifetimeS: number;
   storeFailOpen: boolean;
   now?: () => number;
+  /**
+   * `session.storage: store`: delete the stored records the logout names (after the revocation,
+   * which already refuses them everywhere; a failure here only leaves them to expire).
+   */
+  deleteRecords?(logout: { issuer: string; sub?: string; sid?: string }, nowS: number): Promise<number>;
 }
 
 export function createBackchannelLogout(deps: BackchannelLogoutDeps) {
@@ -53,6 +58,7 @@ class BackchannelLogout {
   readonly #maxLifetimeS: number;
   readonly #storeFailOpen: boolean;
   readonly #now: () => number;
+  readonly #deleteRecords: BackchannelLogoutDeps['deleteRecords'];
 
   constructor(deps: BackchannelLogoutDeps) {
     this.#providers = deps.providers;
@@ -61,6 +67,7 @@ class BackchannelLogout {
     this.#maxLifetimeS = deps.maxLifetimeS;
     this.#storeFailOpen = deps.storeFailOpen;
     this.#now = deps.now ?? Date.now;
+    this.#deleteRecords = deps.deleteRecords;
   }
 
   async handle(req: IncomingMessage, res: ServerResponse, ctx: EndpointContext): Promise<EndpointOutcome> {
@@ -135,6 +142,19 @@ class BackchannelLogout {
     } catch {
       // This replica refuses the sessions already and writes the entry back when the store returns.
       if (!this.#storeFailOpen) return { code: 'store_unavailable', why: 'revocation not shared' };
+    }
+    if (this.#deleteRecords) {
+      const logout = {
+        issuer: token.issuer,
+        ...(token.sub !== undefined ? { sub: token.sub } : {}),
+        ...(token.sid !== undefined ? { sid: token.sid } : {}),
+      };
+      await this.#deleteRecords(logout, nowS).catch((err: unknown) =>
+        this.#log.warn(
+          { reason: err instanceof Error ? err.message : String(err) },
+          'back-channel logout: stored sessions not deleted (they stay revoked and expire)',
+        ),
+      );
     }
     return undefined;
   }

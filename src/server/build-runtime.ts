@@ -30,6 +30,7 @@ import { compileRoutes, type RouteTable } from '../policy/route-table.ts';
 import { createSessionCodec, type SessionCodec } from '../session/cookie-codec.ts';
 import { sessionClaimNames, sessionProvider } from '../session/session-data.ts';
 import { createStoreSessionCodec } from '../session/store-codec.ts';
+import type { SessionRecords } from '../store/store.ts';
 import { type BearerVerifier, createBearerVerifier } from '../tokens/bearer-verifier.ts';
 
 export async function buildRuntime(
@@ -220,8 +221,32 @@ async function loginParts(
     log,
     maxLifetimeS,
     storeFailOpen: config.store_fail_open,
+    ...(session.storage === 'store'
+      ? { deleteRecords: (logout, nowS) => deleteLoggedOut(store.sessions, logout, nowS) }
+      : {}),
   });
   return { sessions, clients, logoutProviders, endpoints, refresher, backchannelLogout };
+}
+
+/**
+ * The stored sessions a back-channel logout names: the subject's records of that issuer made
+ * until now, only those of the IdP session when it names one. A logout by `sid` alone names no
+ * subject to look up: its records stay revoked and expire in the store.
+ */
+async function deleteLoggedOut(
+  records: SessionRecords,
+  logout: { issuer: string; sub?: string; sid?: string },
+  nowS: number,
+): Promise<number> {
+  if (logout.sub === undefined) return 0;
+  let deleted = 0;
+  for (const s of await records.list(logout.sub)) {
+    if (s.iss !== logout.issuer || s.createdAt > nowS) continue;
+    if (logout.sid !== undefined && s.idpSid !== logout.sid) continue;
+    await records.delete(s.id, logout.sub);
+    deleted++;
+  }
+  return deleted;
 }
 
 /** Per provider: its OIDC client, whose keys (fetched on first use) check ID and logout tokens. */

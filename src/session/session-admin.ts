@@ -83,8 +83,10 @@ export function createSessionAdmin(config: Config, store: SharedStore): SessionA
           deleted++;
         }
       }
-      // Every session of the subject made until now, from each configured IdP: what reaches
-      // cookie sessions too (and any record the index missed).
+      if (stored) return { deleted };
+      // Cookie sessions: every session of the subject made until now (this second included),
+      // from each configured IdP. Not for stored sessions – the records and their ids are gone
+      // already, and a subject entry would also refuse a login made in this same second.
       for (const issuer of new Set(oidcProviders(config).map((p) => p.issuer)))
         await store.revokeSubject(issuer, t.sub, now, now + maxLifetimeS);
       return { deleted };

@@ -158,6 +158,7 @@ export function createStoreSessionCodec(opts: StoreCodecOptions): SessionCodec {
         sub: String(data.claims.sub),
         iss: data.iss,
         ...(data.idp !== undefined ? { idp: data.idp } : {}),
+        ...(data.idpSid !== undefined ? { idpSid: data.idpSid } : {}),
         createdAt: data.createdAt,
         lastSeenAt: data.lastSeenAt,
         ...(userAgent ? { userAgent } : {}),

@@ -15,6 +15,8 @@ export interface SessionSummary {
   sub: string;
   iss: string;
   idp?: string;
+  /** the IdP session (`sid`), so a back-channel logout by `sid` finds its records */
+  idpSid?: string;
   /** epoch seconds */
   createdAt: number;
   /** epoch seconds */

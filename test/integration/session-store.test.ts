@@ -7,7 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { importJWK, SignJWT } from 'jose';
 import { request } from 'undici';
 import { type DevIdp, startDevIdp } from '../../src/demo/dev-idp.ts';
 import { RECORD_CACHE_MS } from '../../src/session/store-codec.ts';
@@ -90,6 +92,23 @@ async function metric(gh: TestGatehouse, line: RegExp): Promise<number> {
   const text = await (await request(`${gh.adminUrl}/metrics`)).body.text();
   const m = text.split('\n').find((l) => line.test(l));
   return m ? Number(m.split(' ').at(-1)) : 0;
+}
+
+/** A back-channel logout token for `sub`, signed with the dev IdP's key. */
+async function logoutToken(sub: string): Promise<string> {
+  const jwk = idp.keys.find((k) => k.alg === 'RS256')!;
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({
+    iss: idp.issuer,
+    aud: idp.clientId,
+    iat: now,
+    exp: now + 120,
+    jti: randomUUID(),
+    sub,
+    events: { 'http://schemas.openid.net/event/backchannel-logout': {} },
+  })
+    .setProtectedHeader({ alg: 'RS256', kid: jwk.kid!, typ: 'logout+jwt' })
+    .sign(await importJWK(jwk, 'RS256'));
 }
 
 /** The real CLI, as a child process (async: the Gatehouses in this process keep serving). */
@@ -221,6 +240,21 @@ describe('issue-19: server-side sessions (session.storage: store)', { skip }, ()
     await waitFor(async () => (await get(b, jar)).status === 401, { timeoutMs: 1000, what: 'B to refuse' });
     assert.ok(Date.now() - t0 < RECORD_CACHE_MS, 'refused before B’s record cache would have expired');
     assert.deepEqual((await admin(a, '/sessions?sub=alice')).body.sessions, []);
+  });
+
+  it('back-channel logout by sub on B refuses the session on A and deletes its records', async () => {
+    const jar = await login(a, 'alice');
+    assert.equal((await get(a, jar)).status, 200);
+    assert.ok(((await admin(a, '/sessions?sub=alice')).body.sessions as unknown[]).length >= 1);
+    const res = await request(`${b.url}/.gatehouse/backchannel_logout`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ logout_token: await logoutToken('alice') }).toString(),
+    });
+    await res.body.dump();
+    assert.equal(res.statusCode, 200);
+    await waitFor(async () => (await get(a, jar)).status === 401, { timeoutMs: 1000, what: 'A to refuse' });
+    assert.deepEqual((await admin(a, '/sessions?sub=alice')).body.sessions, [], 'the records are gone');
   });
 
   it('admin endpoint: refuses bad requests and cross-site callers', async () => {
