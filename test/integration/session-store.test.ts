@@ -37,6 +37,7 @@ let mem: TestGatehouse;
 let a: TestGatehouse;
 let b: TestGatehouse;
 let cookieMode: TestGatehouse;
+let c: TestGatehouse;
 
 function config(store: string, extra: { refresh_before?: string; storage?: 'cookie' | 'store' } = {}) {
   return testConfig({
@@ -131,7 +132,7 @@ before(async () => {
   if (skip) return;
   redis = await startRedis();
   upstream = await startEchoUpstream();
-  const ports = await Promise.all([1, 2, 3, 4].map(() => freePort()));
+  const ports = await Promise.all([1, 2, 3, 4, 5].map(() => freePort()));
   idp = await startDevIdp({
     redirectUris: ports.map((p) => `http://127.0.0.1:${p}/.gatehouse/callback`),
     users: { carol: { email: 'carol@example.com', name: 'Carol', groups: GROUPS } },
@@ -147,6 +148,7 @@ before(async () => {
   // Every request on B refreshes (the access token always expires "soon").
   b = await start(config(redis.url, { refresh_before: '2h' }), ports[2]!);
   cookieMode = await start(config(redis.url, { storage: 'cookie' }), ports[3]!);
+  c = await start(config(redis.url, { refresh_before: '2h' }), ports[4]!);
 });
 
 after(async () => {
@@ -216,6 +218,19 @@ describe('issue-19: server-side sessions (session.storage: store)', { skip }, ()
       'A sees the refreshed tokens',
     );
     assert.equal(jar.get('gatehouse'), cookie);
+  });
+
+  it('redis: B and C refreshing one stored session at once spend its rotating refresh token once', async () => {
+    const jar = await login(a, 'bob');
+    for (let round = 0; round < 3; round++) {
+      const answers = await Promise.all([get(b, jar), get(c, jar), get(b, jar), get(c, jar)]);
+      for (const res of answers) {
+        assert.equal(res.status, 200, `round ${round}: ${res.reason ?? res.text}`);
+        assert.deepEqual(res.setCookie, []);
+      }
+      // Each round starts from the record the last one wrote (past both replicas' brief caches).
+      await new Promise((r) => setTimeout(r, RECORD_CACHE_MS + 100));
+    }
   });
 
   it('admin endpoint: lists summaries (no tokens) and revokes on A; B refuses at once', async () => {
