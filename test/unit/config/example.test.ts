@@ -86,3 +86,17 @@ describe('config/gatehouse.example.yaml', () => {
     assert.deepEqual(missing, []);
   });
 });
+
+describe('config/examples/server-side-sessions.yaml', () => {
+  it('loads: store sessions on a redis:// store', () => {
+    const file = new URL('../../../config/examples/server-side-sessions.yaml', import.meta.url);
+    const { config } = parseConfig(readFileSync(file, 'utf8'), 'server-side-sessions.yaml', {
+      env: { OIDC_CLIENT_SECRET: 's', SESSION_SECRET: 'x'.repeat(32), REDIS_PASSWORD: 'p' },
+      readFile: () => {
+        throw Object.assign(new Error('missing'), { code: 'ENOENT' });
+      },
+    });
+    assert.equal(config.session?.storage, 'store');
+    assert.match(config.store, /^redis:\/\//);
+  });
+});
