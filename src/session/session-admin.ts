@@ -72,8 +72,10 @@ export function createSessionAdmin(config: Config, store: SharedStore): SessionA
       const now = nowS();
       if ('id' in t) {
         await store.revoke(t.id, now + maxLifetimeS);
-        if (stored) await store.sessions.delete(t.id);
-        return { deleted: stored ? 1 : 0 };
+        if (!stored) return { deleted: 0 };
+        const existed = (await store.sessions.get(t.id)) !== undefined;
+        await store.sessions.delete(t.id);
+        return { deleted: existed ? 1 : 0 };
       }
       let deleted = 0;
       if (stored) {

@@ -1,8 +1,9 @@
 /**
- * What a browser session carries, sealed inside its cookie. Gatehouse keeps no server-side
- * session state: everything a later request needs (who, since when, the tokens to refresh) is
- * here, encrypted and authenticated by iron, so the data must stay small – identity claims
- * only, never the whole ID token payload twice.
+ * What a browser session carries: sealed inside its cookie (`session.storage: cookie`, no
+ * server-side state) or, with `session.storage: store`, encrypted in a store record
+ * (`./session-record.ts`) that the cookie's sealed id names. Everything a later request needs
+ * (who, since when, the tokens to refresh) is here, so the data must stay small – identity
+ * claims only, never the whole ID token payload twice.
  */
 import type { Config } from '../config/schema.ts';
 import { compileClaimPath } from '../policy/claims.ts';
@@ -10,7 +11,10 @@ import { isWellFormedEmail } from '../policy/identity-from-claims.ts';
 
 export interface SessionData {
   v: 1;
-  /** random, ours: never anything the browser or the IdP chose */
+  /**
+   * random, ours: never anything the browser or the IdP chose; with `session.storage: store`,
+   * once written, the record key (a hash of the random id the cookie holds)
+   */
   id: string;
   /** the IdP issuer that authenticated the user */
   iss: string;
