@@ -32,7 +32,7 @@ import { createRecordCipher, recordKey, shortUserAgent } from './session-record.
 export const RECORD_CACHE_MS = 2000;
 /** A session whose lastSeenAt is older than this share of idle_timeout is rewritten. */
 const RESEAL_FRACTION = 4;
-/** The longest id cookie accepted: a seal of `{ s: <24 chars> }` is about 250 characters. */
+/** The longest id cookie accepted: a seal of `{ s: <24 chars> }` is about 300 characters. */
 const MAX_COOKIE = 1024;
 
 export interface StoreCodecOptions extends Omit<SessionCodecOptions, 'log'> {
