@@ -144,6 +144,11 @@ async function checkProof(
     });
   } catch (err) {
     if (!(err instanceof GatehouseError)) throw err;
+    // The client sees only the reason; which check failed is for the operator (no secret in it).
+    rt.log.debug(
+      { request_id: scope.requestId, reason: err.code, detail: err.message },
+      'DPoP proof refused',
+    );
     const nonce = err.code === 'dpop_nonce_required' ? nonces?.issue(now) : undefined;
     noteDpopChallenge(scope, { ...issuer.challenge, scheme: true, ...(nonce ? { nonce } : {}) });
     throw err;
