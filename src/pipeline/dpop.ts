@@ -132,7 +132,7 @@ async function checkProof(
   const nonces = issuer.nonces;
   let proof: { jkt: string; jti: string };
   try {
-    proof = await gate.proofs.verify(proofs, {
+    proof = gate.proofs.verify(proofs, {
       method: scope.method,
       url: requestHtu(scope.proto, scope.host, scope.target?.path ?? '/'),
       accessToken: token,
