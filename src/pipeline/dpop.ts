@@ -42,6 +42,9 @@ interface DpopGate {
   readonly challenge: DpopChallenge | undefined;
   readonly proofs: DpopProofVerifier;
   readonly failOpen: boolean;
+  /** `server.public_url`'s host and scheme: a request for that host was made with that scheme */
+  readonly publicHost: string | undefined;
+  readonly publicProto: string | undefined;
 }
 
 /** One gate per (frozen) config: a reload starts afresh. */
@@ -68,6 +71,7 @@ function gateOf(config: Config): DpopGate {
         challenge: { algs: cfg.dpop_algorithms.join(' '), bearer: cfg.dpop === 'allowed' },
       });
     }
+    const publicUrl = config.server.public_url ? new URL(config.server.public_url) : undefined;
     // Issuers without DPoP take plain bearer tokens too.
     if (issuers.size < config.bearer.length) bearer = true;
     gate = {
@@ -75,6 +79,8 @@ function gateOf(config: Config): DpopGate {
       challenge: issuers.size > 0 ? { algs: [...algs].join(' '), bearer } : undefined,
       proofs: new DpopProofVerifier(),
       failOpen: config.store_fail_open,
+      publicHost: publicUrl?.host,
+      publicProto: publicUrl?.protocol.slice(0, -1),
     };
     gates.set(config, gate);
   }
@@ -129,12 +135,15 @@ async function checkProof(
   if (proofs === undefined || proofs === '' || proofs.includes(','))
     throw fail(scope, issuer, 'dpop_proof_missing', true);
   const now = Date.now();
+  // The client's scheme: public_url says it for its own host (a TLS terminator in front that is
+  // not a trusted proxy sends no X-Forwarded-Proto); otherwise what `accept` believed.
+  const proto = gate.publicHost === scope.host ? gate.publicProto! : scope.proto;
   const nonces = issuer.nonces;
   let proof: { jkt: string; jti: string };
   try {
     proof = gate.proofs.verify(proofs, {
       method: scope.method,
-      url: requestHtu(scope.proto, scope.host, scope.target?.path ?? '/'),
+      url: requestHtu(proto, scope.host, scope.target?.path ?? '/'),
       accessToken: token,
       algorithms: issuer.algorithms,
       maxAge: issuer.maxAge,

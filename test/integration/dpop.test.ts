@@ -293,6 +293,81 @@ describe('DPoP-bound tokens through Gatehouse', () => {
   });
 });
 
+describe('dpop: allowed, behind a TLS terminator named by public_url', () => {
+  let idp: DevIdp;
+  let upstream: EchoUpstream;
+  let gh: TestGatehouse;
+
+  before(async () => {
+    idp = await startDevIdp();
+    upstream = await startEchoUpstream();
+    gh = await startTestGatehouse(
+      stringify({
+        // The client speaks https to a terminator in front (not a trusted proxy): public_url says so.
+        server: { public_url: 'https://127.0.0.1:{{PORT}}' },
+        bearer: [
+          { issuer: idp.issuer, audiences: ['api://demo'], algorithms: ['ES256', 'RS256'], dpop: 'allowed' },
+        ],
+        routes: [
+          {
+            name: 'bound',
+            match: { path: '/api/bound' },
+            upstream: upstream.url,
+            auth: ['bearer'],
+            policy: { allow: [{ auth_types: ['dpop'] }] },
+          },
+          {
+            name: 'any',
+            match: { path: '/api/any' },
+            upstream: upstream.url,
+            auth: ['bearer'],
+            policy: { allow: [{ auth_types: ['bearer'] }] },
+          },
+        ],
+      }),
+    );
+    await gh.ready();
+  });
+  after(async () => {
+    await gh?.close();
+    await Promise.all([idp?.close(), upstream?.close()]);
+  });
+
+  it('takes a plain token as bearer, a bound one with its proof as dpop, and offers both challenges', async () => {
+    const plain = await clientCredentialsToken(idp);
+    assert.equal((await call(gh.url, '/api/any', `Bearer ${plain}`)).status, 200);
+    const unproven = await call(gh.url, '/api/bound', `Bearer ${plain}`);
+    assert.equal(unproven.status, 403, 'a plain token is no dpop identity');
+
+    const key = await dpopKey('EdDSA');
+    const bound = await clientCredentialsToken(idp, key);
+    const httpsUrl = gh.url.replace('http://', 'https://');
+    const ok = await call(
+      gh.url,
+      '/api/bound',
+      `DPoP ${bound}`,
+      await proof(key, 'GET', `${httpsUrl}/api/bound`, { accessToken: bound }),
+    );
+    assert.equal(ok.status, 200);
+    const line = await gh.auditLine((l) => l.request_id === ok.requestId);
+    assert.equal(line.auth_type, 'dpop');
+    // The http:// URL is not the one the client used.
+    const http = await call(
+      gh.url,
+      '/api/bound',
+      `DPoP ${bound}`,
+      await proof(key, 'GET', `${gh.url}/api/bound`, { accessToken: bound }),
+    );
+    assert.equal(http.status, 401);
+
+    const anonymous = await call(gh.url, '/api/any', undefined);
+    assert.deepEqual(anonymous.challenge, [
+      'Bearer realm="gatehouse"',
+      'DPoP algs="ES256 EdDSA RS256 PS256"',
+    ]);
+  });
+});
+
 const skip = redisMissing();
 
 describe('DPoP across replicas sharing redis, with server nonces', { skip }, () => {
