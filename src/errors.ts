@@ -34,6 +34,16 @@ export const REASONS = {
   session_revoked: { status: 401, detail: 'The session was signed out.' },
   refresh_failed: { status: 401, detail: 'The session could not be refreshed.' },
   provider_not_allowed: { status: 401, detail: 'This route does not accept credentials from this provider.' },
+  dpop_proof_missing: { status: 401, detail: 'The DPoP-bound token came without exactly one DPoP proof.' },
+  dpop_proof_invalid: { status: 401, detail: 'The DPoP proof is invalid.' },
+  dpop_proof_replayed: { status: 401, detail: 'The DPoP proof was already used.' },
+  dpop_binding_mismatch: { status: 401, detail: 'The DPoP proof key does not match the token binding.' },
+  dpop_nonce_required: { status: 401, detail: 'The DPoP proof must carry the current server nonce.' },
+  dpop_bound_token_as_bearer: {
+    status: 401,
+    detail: 'A DPoP-bound token must be sent with the DPoP scheme.',
+  },
+  dpop_required: { status: 401, detail: 'This token issuer requires a DPoP-bound token.' },
 
   // authorization
   policy_denied: { status: 403, detail: 'You are not allowed to access this resource.' },

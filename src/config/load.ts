@@ -19,7 +19,8 @@ export interface LoadedConfig {
   readonly file: string;
   /**
    * Paths (as `formatPath` writes them) whose value came from a `${env:}`/`${file:}` reference
-   * or sits under a secret key (client_secret, secrets, key, private_key, previous_keys): the
+   * or sits under a secret key (client_secret, secrets, key, private_key, previous_keys,
+   * dpop_nonce_secrets): the
    * values to redact before any config is logged.
    */
   readonly secretPaths: ReadonlySet<string>;

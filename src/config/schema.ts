@@ -240,18 +240,12 @@ const claimMapping = {
     .optional(),
 };
 
-export const bearerIssuerSchema = z.strictObject({
-  issuer: z.string().min(1),
-  /**
-   * The provider name tokens of this issuer carry (`idp`), for `providers:` on routes and
-   * rules. An issuer that is also an `oidc` provider's takes that provider's name and mapping.
-   */
-  name: providerName.optional(),
-  audiences: nonEmptyStrings,
-  algorithms: z
+/** A list of asymmetric JWS algorithms: `none` and HS* (a shared secret) are refused. */
+function asymmetricAlgs(defaults: string[]) {
+  return z
     .array(z.string())
     .min(1)
-    .default(['RS256', 'ES256'])
+    .default(defaults)
     .superRefine((algs, ctx) => {
       for (const alg of algs) {
         if (/^none$/i.test(alg)) ctx.addIssue({ code: 'custom', message: '"none" is never allowed' });
@@ -263,7 +257,18 @@ export const bearerIssuerSchema = z.strictObject({
         else if (!ASYMMETRIC_ALGS.has(alg))
           ctx.addIssue({ code: 'custom', message: `"${alg}" is not a supported algorithm` });
       }
-    }),
+    });
+}
+
+export const bearerIssuerSchema = z.strictObject({
+  issuer: z.string().min(1),
+  /**
+   * The provider name tokens of this issuer carry (`idp`), for `providers:` on routes and
+   * rules. An issuer that is also an `oidc` provider's takes that provider's name and mapping.
+   */
+  name: providerName.optional(),
+  audiences: nonEmptyStrings,
+  algorithms: asymmetricAlgs(['RS256', 'ES256']),
   jwks_uri: httpUrl.optional(),
   clock_skew: duration({ max: 300_000 }).default(30_000),
   required_claims: z.array(z.string().min(1)).default([]),
@@ -277,6 +282,26 @@ export const bearerIssuerSchema = z.strictObject({
       timeout: duration({ min: 1 }).default(5_000),
     })
     .prefault({}),
+  /**
+   * DPoP (RFC 9449) for this issuer's tokens: `required` refuses a token without a proof of its
+   * key, `allowed` takes both, `off` (default) takes no DPoP scheme. A DPoP-bound token
+   * (`cnf.jkt`) is never accepted as a plain Bearer token, whatever this says.
+   */
+  dpop: z.enum(['required', 'allowed', 'off']).default('off'),
+  /** what a DPoP proof may be signed with (never HS* or none) */
+  dpop_algorithms: asymmetricAlgs(['ES256', 'EdDSA', 'RS256', 'PS256']),
+  /** how old a proof's `iat` may be (plus `clock_skew`) */
+  dpop_max_age: duration({ min: 1000, max: 600_000 }).default(60_000),
+  /** demand a server nonce in every proof (`DPoP-Nonce`, `use_dpop_nonce`) */
+  dpop_nonce: z.boolean().default(false),
+  /**
+   * HMAC secrets of the nonces (the first issues, every one accepts): replicas must share them.
+   * Default: `session.secrets`; without either, a random per-process secret (one instance only).
+   */
+  dpop_nonce_secrets: z
+    .array(z.string().min(32, { message: 'must be at least 32 characters' }))
+    .min(1)
+    .optional(),
   introspection: z
     .strictObject({
       endpoint: httpUrl.optional(),

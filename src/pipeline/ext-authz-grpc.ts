@@ -122,7 +122,8 @@ async function decide(
   } catch (err) {
     return { outcome: 'error', reason: err instanceof GatehouseError ? err.code : 'bad_request' };
   }
-  return check(scope, { authorization: headers.authorization, cookie: firstOf(headers.cookie) }, rt);
+  const dpop = Array.isArray(headers.dpop) ? headers.dpop.join(', ') : headers.dpop; // several: refused
+  return check(scope, { authorization: headers.authorization, cookie: firstOf(headers.cookie), dpop }, rt);
 }
 
 function allowed(

@@ -14,7 +14,9 @@ import { identityFromClaims } from '../policy/identity-from-claims.ts';
 import { acceptsProvider, type IdpEntry } from '../policy/idp-directory.ts';
 import { type SessionData, sessionProvider } from '../session/session-data.ts';
 import { extractBearer } from '../tokens/extract-bearer.ts';
+import { extractDpop } from '../tokens/extract-dpop.ts';
 import type { VerifiedToken } from '../tokens/verified-token-cache.ts';
+import { dpopIdentity, noteDpopRoute, proveDpop } from './dpop.ts';
 import type { Identifying } from './runtime.ts';
 import type { Scope } from './scope.ts';
 
@@ -33,10 +35,16 @@ export interface Credentials {
   /** `Authorization`: its one value, or every line when it was repeated (refused) */
   readonly authorization: string | string[] | undefined;
   readonly cookie: string | undefined;
+  /** `DPoP` proof header; repeated ones arrive joined by ", " */
+  readonly dpop?: string | undefined;
 }
 
 export function credentialsOf(req: IncomingMessage): Credentials {
-  return { authorization: authorizationOf(req), cookie: req.headers.cookie };
+  return {
+    authorization: authorizationOf(req),
+    cookie: req.headers.cookie,
+    dpop: req.headers.dpop as string | undefined,
+  };
 }
 
 export async function identify(
@@ -47,8 +55,13 @@ export async function identify(
 ): Promise<void> {
   const { auth, providers } = accepts;
   let token: string | undefined;
+  let dpopScheme = false;
   try {
     token = extractBearer(credentials.authorization); // a repeated header is refused, not silently the first
+    if (token === undefined) {
+      token = extractDpop(credentials.authorization);
+      dpopScheme = token !== undefined;
+    }
   } catch (err) {
     scope.authFailure = reasonOf(err);
     return;
@@ -60,7 +73,9 @@ export async function identify(
     }
     try {
       const verified = await rt.bearer.verify(token);
-      const identity = tokenIdentity(verified, rt);
+      const proven = proveDpop(scope, rt, verified, token, dpopScheme, credentials.dpop);
+      const identity =
+        proven && (await proven) ? dpopIdentity(tokenIdentity(verified, rt)) : tokenIdentity(verified, rt);
       // A valid token from a provider this route does not take: another credential would do.
       if (!acceptsProvider(providers, identity.idp)) {
         scope.authFailure = 'provider_not_allowed';
@@ -73,6 +88,7 @@ export async function identify(
     }
     return;
   }
+  if (auth.includes('bearer')) noteDpopRoute(scope, rt);
   if (auth.includes('session') && rt.sessions)
     await identifySession(credentials.cookie, scope, rt, providers);
 }

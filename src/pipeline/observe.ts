@@ -37,7 +37,7 @@ export function record(rt: Runtime, scope: Scope, status: number): void {
     sub: scope.identity?.sub ?? scope.outcomeIdentity?.sub,
     email: scope.identity?.email ?? scope.outcomeIdentity?.email,
     idp: scope.identity?.idp ?? scope.outcomeIdentity?.idp,
-    auth_type: scope.identity?.authType,
+    auth_type: scope.identity?.binding ?? scope.identity?.authType,
     decision: outcome.decision,
     reason: outcome.reason,
     rule: d?.rule,

@@ -21,6 +21,7 @@ import { REASONS, type ReasonCode } from '../errors.ts';
 import { originalUrl } from '../http/original-url.ts';
 import { sendError } from '../http/send-error.ts';
 import type { Verdict } from './check.ts';
+import { dpopAnswer } from './dpop-challenge.ts';
 import type { Routing } from './runtime.ts';
 import type { Scope } from './scope.ts';
 
@@ -90,6 +91,9 @@ export function answerFor(
       return { status: 302, decision: 'login', reason, bodyCode: reason, body: false, headers };
     }
     headers['www-authenticate'] = wwwAuthenticate(reason, false);
+    const dpop = dpopAnswer(scope, reason, headers['www-authenticate']);
+    if (dpop) headers['www-authenticate'] = dpop.wwwAuthenticate;
+    if (dpop?.nonce) headers['dpop-nonce'] = dpop.nonce;
     const bodyCode = REASONS[reason].status === 401 ? reason : 'no_credentials';
     return { status: 401, decision: 'login', reason, bodyCode, body: !style.headOnly, headers };
   }
