@@ -80,6 +80,7 @@ export function answerFor(
 ): Answer {
   const headers: Record<string, string | string[]> = {};
   if (scope.setCookies) headers['set-cookie'] = scope.setCookies;
+  if (scope.limitHeaders) Object.assign(headers, scope.limitHeaders);
   const { reason } = verdict;
   if (verdict.outcome === 'login') {
     const login = style.redirectToLogin && scope.route ? rt.loginTarget(scope.route) : undefined;

@@ -8,6 +8,7 @@
  * `memory` serves one instance; `redis://…` (`./redis-store.ts`) implements the same interface
  * so every replica refuses a revoked session on its next request.
  */
+import type { Limiter } from '../limits/limiter.ts';
 import { LruCache } from '../util/lru.ts';
 import { type RevocationEntry, RevocationView, type SessionRef } from './revocation-view.ts';
 
@@ -23,7 +24,7 @@ export class StoreUnavailableError extends Error {
 }
 
 /** Operations counted in `gatehouse_store_errors_total{op}`. */
-export type StoreOp = 'check' | 'revoke' | 'once' | 'refresh' | 'sync';
+export type StoreOp = 'check' | 'revoke' | 'once' | 'refresh' | 'sync' | 'limit';
 
 /** Cross-replica refresh single-flight: a lock and a short-lived result slot per refresh token. */
 export interface RefreshCoordinator {
@@ -55,6 +56,8 @@ export interface SharedStore {
   claimOnce(key: string, ttlMs: number): Promise<boolean>;
   /** present on shared stores only */
   readonly refresh?: RefreshCoordinator;
+  /** rate-limit buckets every replica shares (shared stores only; else a memory limiter) */
+  readonly limits?: Limiter;
   /** true when the local view is complete (always, for memory) */
   readonly synced: boolean;
   /** resolves true once synced, false after `timeoutMs` */

@@ -1,0 +1,36 @@
+/**
+ * Which bucket a request draws from, per route and per `rate_limit.per`:
+ *
+ * - `identity`: the provider and subject (`idp` + `sub`, else the issuer + `sub`);
+ * - `client`: the OAuth client of a machine token (`client_id`/`azp`), else the identity;
+ * - `ip`: the client address after `server.trusted_proxies`.
+ *
+ * A request without an identity (a public route, or a caller not signed in) is limited by its
+ * address whatever `per` says: it has nothing else to be told apart by.
+ *
+ * The key is an HMAC-SHA-256 under a per-deployment key, so a store (and whoever reads Redis)
+ * never sees a subject, a client id or an address – only an opaque, per-deployment token.
+ */
+import { createHmac, hkdfSync } from 'node:crypto';
+import type { Identity } from '../identity/identity.ts';
+
+export type LimitPer = 'identity' | 'client' | 'ip';
+
+/** The HMAC key for bucket keys, derived from `secret` (the first session secret). */
+export function limitKeySecret(secret: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', secret, '', 'gatehouse rate-limit keys', 32));
+}
+
+/** The raw subject of the bucket; it is hashed by {@link bucketKey} before any store sees it. */
+export function limitSubject(per: LimitPer, identity: Identity | undefined, clientIp: string): string {
+  if (identity === undefined || per === 'ip') return `ip\0${clientIp}`;
+  const who = `id\0${identity.idp ?? identity.iss}\0${identity.sub}`;
+  if (per === 'client' && identity.clientId !== undefined)
+    return `client\0${identity.idp ?? identity.iss}\0${identity.clientId}`;
+  return who;
+}
+
+/** The hashed bucket key for `subject` on `route`. */
+export function bucketKey(key: Buffer, route: string, subject: string): string {
+  return createHmac('sha256', key).update(route).update('\0').update(subject).digest('base64url');
+}
