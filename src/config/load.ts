@@ -19,8 +19,8 @@ export interface LoadedConfig {
   readonly file: string;
   /**
    * Paths (as `formatPath` writes them) whose value came from a `${env:}`/`${file:}` reference
-   * or sits under a secret key (client_secret, secrets, key, private_key, previous_keys): the
-   * values to redact before any config is logged.
+   * or sits under a secret key (client_secret, secrets, key, private_key, previous_keys,
+   * rate_limit_secret): the values to redact before any config is logged.
    */
   readonly secretPaths: ReadonlySet<string>;
   /** files read through `${file:}`, so a reload re-reads them (and a watcher can watch them) */

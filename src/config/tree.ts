@@ -15,6 +15,7 @@ export const SECRET_KEYS: ReadonlySet<string> = new Set([
   'key',
   'private_key',
   'previous_keys',
+  'rate_limit_secret',
 ]);
 
 /** Bounds that keep an alias bomb or a pathological file from exhausting memory or the stack. */
