@@ -483,7 +483,7 @@ export const configSchema = z.strictObject({
    */
   store_fail_open: z.boolean().default(false),
   /**
-   * The key rate-limit bucket keys are hashed with (HMAC-SHA-256); default: derived from the first
+   * The key rate-limit bucket keys are hashed with (keyed SHA-256); default: derived from the first
    * session secret. A shared store with rate limits needs one of the two, the same on every replica.
    */
   rate_limit_secret: z.string().min(32, { message: 'must be at least 32 characters' }).optional(),

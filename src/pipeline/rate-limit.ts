@@ -22,7 +22,8 @@ import type { Scope } from './scope.ts';
 /** What the stage needs: the limiter and the key bucket keys are hashed with. */
 export interface Limiting extends Observing {
   readonly limiter: Limiter;
-  readonly limitKey: Buffer;
+  /** hex, from `limitKeySecret` */
+  readonly limitKey: string;
 }
 
 const LOG_EVERY_MS = 10_000;

@@ -94,9 +94,9 @@ export async function buildRuntime(
  * The key bucket keys are hashed with: `rate_limit_secret`, else the first session secret (both
  * the same on every replica); else – one process, memory buckets – a random one.
  */
-function rateLimitKey(config: Config): Buffer {
+function rateLimitKey(config: Config): string {
   const secret = config.rate_limit_secret ?? config.session?.secrets[0];
-  return secret === undefined ? randomBytes(32) : limitKeySecret(secret);
+  return secret === undefined ? randomBytes(32).toString('hex') : limitKeySecret(secret);
 }
 
 /** Start background work (discovery, JWKS) once the runtime is the live one. */
