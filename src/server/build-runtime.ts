@@ -92,12 +92,16 @@ export async function buildRuntime(
 
 /**
  * The key bucket keys are hashed with: `rate_limit_secret`, else the first session secret (both
- * the same on every replica); else – one process, memory buckets – a random one.
+ * the same on every replica); else – one process, memory buckets – a random one, made once per
+ * process so a reload keeps every bucket.
  */
 function rateLimitKey(config: Config): string {
   const secret = config.rate_limit_secret ?? config.session?.secrets[0];
-  return secret === undefined ? randomBytes(32).toString('hex') : limitKeySecret(secret);
+  if (secret !== undefined) return limitKeySecret(secret);
+  processLimitKey ??= randomBytes(32).toString('hex');
+  return processLimitKey;
 }
+let processLimitKey: string | undefined;
 
 /** Start background work (discovery, JWKS) once the runtime is the live one. */
 export function startRuntime(rt: Runtime): void {

@@ -5,6 +5,7 @@
  * client or per address as configured, and refused requests draw no token.
  */
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
 import { route, testConfig } from '../helpers/config.ts';
@@ -144,5 +145,15 @@ describe('route rate limits', () => {
       ...carol,
     });
     assert.equal(fwd.status, 429);
+  });
+  it('a config reload keeps the buckets: a spent caller stays limited', async () => {
+    const erin = bearer(await issuer.token('erin'));
+    assert.equal((await get('/edge/x', erin)).status, 200);
+    assert.equal((await get('/edge/x', erin)).status, 429);
+    // the same limit, another log level: a new Runtime, the same store and limiter
+    const text = readFileSync(gh.configFile, 'utf8');
+    writeFileSync(gh.configFile, `${text}\nlog:\n  level: debug\n`);
+    assert.deepEqual(await gh.gh.reload(), { ok: true });
+    assert.equal((await get('/edge/x', erin)).status, 429);
   });
 });
