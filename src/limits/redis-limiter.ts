@@ -6,7 +6,8 @@
  * same `result()`, so a Redis answer and a memory answer read alike.
  *
  * A Redis that lost its script cache (restart, `SCRIPT FLUSH`, failover) answers `NOSCRIPT`:
- * the request is sent once more with EVAL, which also caches the script again.
+ * the request is sent once more with EVAL, which also caches the script again. Writing after
+ * `TIME` needs effects replication: Redis ≥ 5 (the default there; the only mode from 7) or Valkey.
  * @see https://redis.io/docs/latest/develop/interact/programmability/eval-intro/
  */
 import { createHash } from 'node:crypto';
