@@ -3,7 +3,8 @@
  * policy let through draw a token – a refused or unauthenticated one costs its caller nothing
  * here (the policy already answered it) – and a request without an identity is limited by its
  * address (see `limits/limit-key.ts`). Over the limit: `rate_limited` (429), with the
- * `RateLimit-Policy`, `RateLimit` and `Retry-After` headers left on the scope for `respond`.
+ * `RateLimit-Policy`, `RateLimit` and `Retry-After` headers left on the scope for `respond`;
+ * under it, `RateLimit-Policy` and `RateLimit` for proxy mode's forwarded answer.
  *
  * A shared store that cannot answer does not take the upstream down with it: by default the
  * request passes (`on_store_error: allow`), logged at most once per {@link LOG_EVERY_MS} and
@@ -49,8 +50,9 @@ export async function rateLimit(
   const key = bucketKey(rt.limitKey, route.name, limitSubject(limit.per, scope.identity, scope.clientIp));
   try {
     const outcome = await rt.limiter.take(key, policy);
-    if (outcome.allowed) return undefined;
+    // Proxy mode sends these with the upstream's answer too (forward.ts), so a client can pace itself.
     scope.limitHeaders = limitHeaders(route.name, policy, outcome);
+    if (outcome.allowed) return undefined;
     rt.metrics.rateLimited.inc({ route: route.name });
     return RATE_LIMITED;
   } catch (err) {

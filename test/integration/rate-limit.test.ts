@@ -66,9 +66,18 @@ describe('route rate limits', () => {
 
   it('answers 429 with the headers after the burst, and recovers after the window', async () => {
     const alice = bearer(await issuer.token('alice'));
-    const statuses = [];
-    for (let i = 0; i < 3; i++) statuses.push((await get('/ident/x', alice)).status);
-    assert.deepEqual(statuses, [200, 200, 200]);
+    const answers = [];
+    for (let i = 0; i < 3; i++) answers.push(await get('/ident/x', alice));
+    assert.deepEqual(
+      answers.map((a) => [a.status, a.headers.ratelimit]),
+      [
+        [200, '"ident";r=2;t=1'],
+        [200, '"ident";r=1;t=1'],
+        [200, '"ident";r=0;t=1'],
+      ],
+    );
+    assert.equal(answers[0]!.headers['ratelimit-policy'], '"ident";q=3;w=1');
+    assert.equal(answers[0]!.headers['retry-after'], undefined);
     const refused = await get('/ident/x', alice);
     assert.equal(refused.status, 429);
     assert.equal(refused.headers['retry-after'], '1');
