@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createClient } from 'redis';
+import { take } from '../../../src/limits/bucket.ts';
 import { createRedisLimiter, TAKE_SHA } from '../../../src/limits/redis-limiter.ts';
 import { redisMissing, startRedis, type TestRedis } from '../../helpers/redis.ts';
 
@@ -67,6 +68,25 @@ describe('redis limiter', { skip: redisMissing() }, () => {
     assert.equal(r.allowed, true);
     assert.equal(r.remaining, 3);
     assert.deepEqual(await send(['SCRIPT', 'EXISTS', TAKE_SHA]), [1]);
+  });
+
+  test('refills as take() does from a stored state; a stored time ahead of Redis mints nothing', async () => {
+    const limiter = createRedisLimiter(send);
+    const p = { requests: 10, windowMs: 1000, burst: 10 };
+    const [sec, usec] = (await send(['TIME'])) as unknown as [string, string];
+    const now = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
+    // 0.5 tokens 100 ms ago: 1.5 now (at 10/s) → allowed, 0 whole tokens left, as take() says
+    await send(['HSET', 'gatehouse:rl:state', 'tokens', '0.5', 'at', String(now - 100)]);
+    const r = await limiter.take('state', p);
+    const expected = take({ tokens: 0.5, at: now - 100 }, now, p);
+    assert.deepEqual([r.allowed, r.remaining], [expected.allowed, expected.remaining]);
+    const tokens = Number(await send(['HGET', 'gatehouse:rl:state', 'tokens']));
+    assert.ok(Math.abs(tokens - expected.state.tokens) < 0.1, `tokens ${tokens}`); // ms of drift at most
+    // 0.5 tokens stored "an hour from now" (a clock that stepped back): no refill, refused
+    await send(['HSET', 'gatehouse:rl:ahead', 'tokens', '0.5', 'at', String(now + 3_600_000)]);
+    const ahead = await limiter.take('ahead', p);
+    assert.equal(ahead.allowed, false);
+    assert.equal(Number(await send(['HGET', 'gatehouse:rl:ahead', 'at'])), now + 3_600_000);
   });
 
   test('a store error other than NOSCRIPT surfaces to the caller', async () => {
