@@ -1,5 +1,6 @@
 /** `routes[].rate_limit` and `rate_limit_secret`: defaults, bounds and what a shared store needs. */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { parseConfig } from '../../../src/config/load.ts';
 import { ConfigError, type ConfigProblem } from '../../../src/errors.ts';
@@ -70,5 +71,30 @@ describe('rate_limit config', () => {
     assert.deepEqual(problems(`rate_limit_secret: short\n${route('{ requests: 1, window: 1s }')}`), [
       'rate_limit_secret: must be at least 32 characters',
     ]);
+  });
+
+  it('config/examples/rate-limits.yaml is valid', () => {
+    const file = new URL('../../../config/examples/rate-limits.yaml', import.meta.url);
+    const env = {
+      GATEHOUSE_REDIS_URL: 'redis://redis.internal:6379',
+      GATEHOUSE_RATE_LIMIT_SECRET: 's'.repeat(40),
+    };
+    const { config } = parseConfig(readFileSync(file, 'utf8'), 'rate-limits.yaml', {
+      env,
+      readFile: () => '',
+    });
+    assert.deepEqual(
+      config.routes.map((r) => [
+        r.name,
+        r.rate_limit?.per,
+        r.rate_limit?.burst,
+        r.rate_limit?.on_store_error,
+      ]),
+      [
+        ['orders-api', 'client', 100, 'allow'],
+        ['exports', 'identity', 10, 'deny'],
+        ['signup', 'ip', 5, 'allow'],
+      ],
+    );
   });
 });
