@@ -81,6 +81,7 @@ export const REASONS = {
   route_not_found: { status: 404, detail: 'No route matches this request.' },
   bad_request: { status: 400, detail: 'The request is malformed.' },
   headers_too_large: { status: 431, detail: 'The request headers are too large.' },
+  rate_limited: { status: 429, detail: 'Too many requests. Please slow down and try again later.' },
   upstream_unreachable: { status: 502, detail: 'The upstream service is unreachable.' },
   upstream_reset: { status: 502, detail: 'The upstream service closed the connection.' },
   upstream_timeout: { status: 504, detail: 'The upstream service did not answer in time.' },

@@ -20,8 +20,7 @@ export interface LoadedConfig {
   /**
    * Paths (as `formatPath` writes them) whose value came from a `${env:}`/`${file:}` reference
    * or sits under a secret key (client_secret, secrets, key, private_key, previous_keys,
-   * dpop_nonce_secrets): the
-   * values to redact before any config is logged.
+   * dpop_nonce_secrets, rate_limit_secret): the values to redact before any config is logged.
    */
   readonly secretPaths: ReadonlySet<string>;
   /** files read through `${file:}`, so a reload re-reads them (and a watcher can watch them) */

@@ -176,6 +176,30 @@ export type PolicyConfig = z.infer<typeof policySchema>;
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT'] as const;
 
+/** A bounded count: requests and burst of a rate limit. */
+const limitCount = z
+  .number({ message: 'must be a whole number' })
+  .int({ message: 'must be a whole number' })
+  .min(1, { message: 'must be at least 1' })
+  .max(1_000_000, { message: 'must be at most 1000000' });
+
+/**
+ * A per-route token bucket: `requests` tokens per `window`, holding at most `burst` (default
+ * `requests`). See src/limits/.
+ */
+export const rateLimitSchema = z
+  .strictObject({
+    /** whose bucket: the identity (idp + sub), the OAuth client (else the identity), or the address */
+    per: z.enum(['identity', 'client', 'ip']).default('identity'),
+    requests: limitCount,
+    window: duration({ min: 1000, max: 86_400_000 }),
+    burst: limitCount.optional(),
+    /** the shared store cannot answer: let the request through (default) or refuse it (503) */
+    on_store_error: z.enum(['allow', 'deny']).default('allow'),
+  })
+  .transform((r) => ({ ...r, burst: r.burst ?? r.requests }));
+export type RateLimitConfig = z.infer<typeof rateLimitSchema>;
+
 export const routeSchema = z.strictObject({
   name: z
     .string()
@@ -209,6 +233,8 @@ export const routeSchema = z.strictObject({
   preserve_host: z.boolean().default(false),
   /** only identities from these providers count here; absent = every provider */
   providers: nonEmptyStrings.optional(),
+  /** a token bucket per identity, client or address on this route; absent = no limit */
+  rate_limit: rateLimitSchema.optional(),
 });
 export type RouteConfig = z.infer<typeof routeSchema>;
 
@@ -488,6 +514,11 @@ export const configSchema = z.strictObject({
    * is true: then each replica goes on with the revocations it already knows.
    */
   store_fail_open: z.boolean().default(false),
+  /**
+   * The key rate-limit bucket keys are hashed with (keyed SHA-256); default: derived from the first
+   * session secret. A shared store with rate limits needs one of the two, the same on every replica.
+   */
+  rate_limit_secret: z.string().min(32, { message: 'must be at least 32 characters' }).optional(),
   routes: z.array(routeSchema).min(1, { message: 'must list at least one route' }),
   tests: z
     .array(

@@ -228,6 +228,15 @@ function routeChecks(config: Config): PathProblem[] {
       });
     }
 
+    if (route.rate_limit && config.store !== 'memory' && !config.rate_limit_secret && !config.session) {
+      out.push({
+        path: ['routes', i, 'rate_limit'],
+        at: 'key',
+        message:
+          'a rate limit on a shared store needs rate_limit_secret (or session.secrets), the same on every replica, to hash bucket keys',
+      });
+    }
+
     if (route.policy !== 'public') {
       const usable = route.auth.filter((a) =>
         a === 'bearer' ? config.bearer.length > 0 : config.session !== undefined,

@@ -16,6 +16,7 @@ export const SECRET_KEYS: ReadonlySet<string> = new Set([
   'private_key',
   'previous_keys',
   'dpop_nonce_secrets',
+  'rate_limit_secret',
 ]);
 
 /** Bounds that keep an alias bomb or a pathological file from exhausting memory or the stack. */

@@ -21,6 +21,7 @@ export interface Metrics {
   readonly sessionRefresh: Counter<'result'>;
   readonly configReloads: Counter<'result'>;
   readonly storeErrors: Counter<'op'>;
+  readonly rateLimited: Counter<'route'>;
   /** cache hit/miss counters are read from the caches themselves at scrape time */
   watchCache(name: 'tokens' | 'sessions' | 'assertions', stats: () => CacheStats | undefined): void;
 }
@@ -104,8 +105,14 @@ export function createMetrics(registry = new Registry(), opts: { defaultMetrics?
     }),
     storeErrors: new Counter({
       name: 'gatehouse_store_errors_total',
-      help: 'Shared store failures by operation (check, revoke, once, refresh, sync).',
+      help: 'Shared store failures by operation (check, revoke, once, refresh, sync, limit).',
       labelNames: ['op'] as const,
+      registers,
+    }),
+    rateLimited: new Counter({
+      name: 'gatehouse_rate_limited_total',
+      help: 'Requests refused by a route rate limit (429), by route.',
+      labelNames: ['route'] as const,
       registers,
     }),
     watchCache(name, stats) {

@@ -4,7 +4,7 @@
  * It turns the request as the scope describes it (host, method, normalized target) and its
  * credentials into a {@link Verdict}, in this order:
  *
- *   route → identify (+ refresh) → authorize → identity headers (allow only)
+ *   route → identify (+ refresh) → authorize → rate limit → identity headers (allow only)
  *
  * It never writes a response: `respond.ts` answers a non-allow verdict, the entry point forwards
  * or answers an allowed one. What it learnt along the way (route, identity, decision, cookies to
@@ -16,6 +16,7 @@ import type { CompiledRoute } from '../policy/route-table.ts';
 import { authorize, meetsRestriction } from './authorize.ts';
 import { type Accepts, type Credentials, identify } from './identify.ts';
 import { identityHeaders } from './identity-headers.ts';
+import { rateLimit } from './rate-limit.ts';
 import type { Runtime } from './runtime.ts';
 import type { Scope } from './scope.ts';
 
@@ -68,6 +69,8 @@ export async function check(
     if (decision.outcome === 'allow' && opts.restrict && !meetsRestriction(opts.restrict, scope.identity))
       decision = { outcome: 'deny', reason: 'policy_denied' };
     if (decision.outcome !== 'allow') return decision as Verdict;
+    const limited = route ? await rateLimit(scope, route, rt) : undefined; // rate limit
+    if (limited) return limited;
 
     const headers = route ? await identityHeaders(scope, rt, route, method) : {}; // identity headers
     return { outcome: 'allow', reason: decision.reason, headers };

@@ -80,6 +80,7 @@ const GRPC_OK = 0;
 const GRPC_PERMISSION_DENIED = 7;
 const GRPC_UNAUTHENTICATED = 16;
 const GRPC_UNAVAILABLE = 14;
+const GRPC_RESOURCE_EXHAUSTED = 8;
 
 /**
  * Decides one `CheckRequest` from `peer` – the gRPC connection's remote address, or `true` for a
@@ -169,6 +170,7 @@ function denied(scope: Scope, verdict: Verdict, headers: IncomingHttpHeaders, rt
 
 function grpcCode(status: number): number {
   if (status === 401) return GRPC_UNAUTHENTICATED;
+  if (status === 429) return GRPC_RESOURCE_EXHAUSTED;
   if (status >= 500) return GRPC_UNAVAILABLE;
   return GRPC_PERMISSION_DENIED;
 }

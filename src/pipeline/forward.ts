@@ -22,6 +22,9 @@ export function forward(
 ): void {
   const route = scope.route!;
   if (scope.setCookies) appendSetCookie(res, scope.setCookies);
+  // A route limit's state; an upstream's own RateLimit headers, if any, replace these.
+  if (scope.limitHeaders)
+    for (const [name, value] of Object.entries(scope.limitHeaders)) res.setHeader(name, value);
   rt.proxy.web(req, res, route, proxyContext(req, scope, rt, headers, route, undefined));
 }
 

@@ -4,7 +4,7 @@
  *
  *   accept → observe (armed first, so every answer is accounted for) → parse target
  *          → endpoints ({prefix}/…, each calling `check` itself where it decides)
- *          → check: route → identify/refresh → authorize → identity headers
+ *          → check: route → identify/refresh → authorize → rate limit → identity headers
  *          → respond (login / 401 / 403 / error) or forward upstream
  *
  * Every entry point (this one, websocket upgrades, `{prefix}/auth`, `{prefix}/userinfo`) decides

@@ -33,6 +33,12 @@ export interface AnswerStyle {
   readonly headOnly: boolean;
   /** no route is a deny (403), as nginx `auth_request` understands only 2xx, 401 and 403 */
   readonly noRouteIsDeny: boolean;
+  /**
+   * `rate_limited` is sent as 403 with its `Retry-After`: nginx `auth_request` turns any status
+   * but 2xx, 401 and 403 into a 500 and sets no `auth_request_set` variable for it, so the
+   * shipped snippet maps a 403 that carries `Retry-After` back to the client's 429.
+   */
+  readonly limitAsDeny?: boolean;
 }
 
 /** Proxy mode: the client is the browser or API caller itself. */
@@ -48,7 +54,12 @@ export const EDGE_STYLE: AnswerStyle = { redirectToLogin: true, headOnly: false,
 export function authRequestStyle(fromTrustedProxy: boolean): AnswerStyle {
   return fromTrustedProxy ? AUTH_REQUEST_PROXY : AUTH_REQUEST_DIRECT;
 }
-const AUTH_REQUEST_PROXY: AnswerStyle = { redirectToLogin: false, headOnly: true, noRouteIsDeny: true };
+const AUTH_REQUEST_PROXY: AnswerStyle = {
+  redirectToLogin: false,
+  headOnly: true,
+  noRouteIsDeny: true,
+  limitAsDeny: true,
+};
 const AUTH_REQUEST_DIRECT: AnswerStyle = { redirectToLogin: false, headOnly: false, noRouteIsDeny: true };
 /** A websocket handshake: a bare status line, no redirect. */
 const UPGRADE_STYLE: AnswerStyle = { redirectToLogin: false, headOnly: true, noRouteIsDeny: false };
@@ -81,6 +92,7 @@ export function answerFor(
 ): Answer {
   const headers: Record<string, string | string[]> = {};
   if (scope.setCookies) headers['set-cookie'] = scope.setCookies;
+  if (scope.limitHeaders) Object.assign(headers, scope.limitHeaders);
   const { reason } = verdict;
   if (verdict.outcome === 'login') {
     const login = style.redirectToLogin && scope.route ? rt.loginTarget(scope.route) : undefined;
@@ -106,6 +118,8 @@ export function answerFor(
     const headOnly = style.headOnly && verdict.outcome === 'deny';
     return { status: 403, decision: 'deny', reason, bodyCode: reason, body: !headOnly, headers };
   }
+  if (reason === 'rate_limited' && style.limitAsDeny)
+    return { status: 403, decision: 'error', reason, bodyCode: reason, body: false, headers };
   return { status: REASONS[reason].status, decision: 'error', reason, bodyCode: reason, body: true, headers };
 }
 

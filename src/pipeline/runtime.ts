@@ -24,6 +24,7 @@ import type { UpstreamProxy } from '../proxy/upstream-proxy.ts';
 import type { SessionCodec } from '../session/cookie-codec.ts';
 import type { SharedStore } from '../store/store.ts';
 import type { BearerVerifier } from '../tokens/bearer-verifier.ts';
+import type { Limiting } from './rate-limit.ts';
 
 /** Logs, metrics and the audit trail. */
 export interface Observing {
@@ -91,7 +92,7 @@ export interface Endpoints {
   readonly backchannelLogout?: EndpointHandler;
 }
 
-export interface Runtime extends Shared, Routing, Identifying, Forwarding, Endpoints {
+export interface Runtime extends Shared, Routing, Identifying, Limiting, Forwarding, Endpoints {
   readonly loaded: LoadedConfig;
   readonly signingKeys: SigningKeys;
   /** config compiled, discovery done and every bearer issuer has keys */

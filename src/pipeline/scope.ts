@@ -37,6 +37,8 @@ export interface Scope {
   outcome?: { decision: 'allow' | 'deny' | 'login' | 'error'; reason: ReasonCode; status?: number };
   /** who a login endpoint just signed in or out, for the audit line */
   outcomeIdentity?: { sub: string; email?: string; idp?: string };
+  /** `RateLimit*` and `Retry-After` for a request over its route's limit (respond sends them) */
+  limitHeaders?: Record<string, string>;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -95,6 +97,7 @@ export function newScope(start: ScopeStart): Scope {
     setCookies: undefined,
     outcome: undefined,
     outcomeIdentity: undefined,
+    limitHeaders: undefined,
   };
 }
 

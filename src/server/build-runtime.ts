@@ -7,7 +7,7 @@
  *
  * Nothing per-request is left for the hot path that could be done here.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { LoadedConfig } from '../config/load.ts';
 import type { ConfigPath } from '../config/positions.ts';
 import { oidcProviders, providerPath } from '../config/providers.ts';
@@ -18,6 +18,9 @@ import { type AssertionSigner, createAssertionSigner } from '../identity/asserti
 import { createOwnCookieMatcher } from '../identity/cookies-upstream.ts';
 import { loadSigningKeys, type SigningKeys } from '../identity/signing-keys.ts';
 import { createInboundStripper } from '../identity/strip-inbound.ts';
+import { limitKeySecret } from '../limits/limit-key.ts';
+import { limiterFor } from '../limits/limiter.ts';
+import { createMemoryLimiter } from '../limits/memory-limiter.ts';
 import { createBackchannelLogout, type LogoutProvider } from '../oidc/backchannel-logout.ts';
 import { createLoginEndpoints } from '../oidc/login-endpoints.ts';
 import type { EndpointHandler, LoginEndpoints } from '../oidc/login-shared.ts';
@@ -67,6 +70,9 @@ export async function buildRuntime(
     bearer,
     sessions: login.sessions,
     refresher: login.refresher,
+    // limiting
+    limiter: limiterFor(shared.store, () => createMemoryLimiter()),
+    limitKey: rateLimitKey(config),
     // forwarding
     signingKeys,
     assertions,
@@ -85,6 +91,19 @@ export async function buildRuntime(
     },
   };
 }
+
+/**
+ * The key bucket keys are hashed with: `rate_limit_secret`, else the first session secret (both
+ * the same on every replica); else – one process, memory buckets – a random one, made once per
+ * process so a reload keeps every bucket.
+ */
+function rateLimitKey(config: Config): string {
+  const secret = config.rate_limit_secret ?? config.session?.secrets[0];
+  if (secret !== undefined) return limitKeySecret(secret);
+  processLimitKey ??= randomBytes(32).toString('hex');
+  return processLimitKey;
+}
+let processLimitKey: string | undefined;
 
 /** Start background work (discovery, JWKS) once the runtime is the live one. */
 export function startRuntime(rt: Runtime): void {

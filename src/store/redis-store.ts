@@ -13,6 +13,8 @@
  * reconnection is automatic, with capped backoff.
  */
 import { createClient } from 'redis';
+import type { Limiter } from '../limits/limiter.ts';
+import { createRedisLimiter } from '../limits/redis-limiter.ts';
 import type { Log } from '../observe/logger.ts';
 import { RedisRefreshCoordinator } from './redis-refresh.ts';
 import {
@@ -60,6 +62,7 @@ class RedisStore implements SharedStore {
   readonly kind = 'redis' as const;
   readonly refresh: RedisRefreshCoordinator;
   readonly sessions: RedisSessionRecords;
+  readonly limits: Limiter;
   readonly #log: Log;
   readonly #onError: (op: StoreOp) => void;
   readonly #view: RevocationView;
@@ -95,6 +98,8 @@ class RedisStore implements SharedStore {
     this.#sub = createClient(options);
     this.refresh = new RedisRefreshCoordinator((op, args) => this.#send(op, args));
     this.sessions = new RedisSessionRecords((op, args) => this.#send(op, args));
+    // Raw: the limiter tells NOSCRIPT (retry with EVAL) from an outage, which the stage counts.
+    this.limits = createRedisLimiter((args) => this.#main.sendCommand(args));
     this.#connect('main', this.#main);
     this.#connect('subscriber', this.#sub);
   }

@@ -9,6 +9,7 @@
  * `memory` serves one instance; `redis://…` (`./redis-store.ts`) implements the same interface
  * so every replica refuses a revoked session on its next request.
  */
+import type { Limiter } from '../limits/limiter.ts';
 import { LruCache } from '../util/lru.ts';
 import { type RevocationEntry, RevocationView, type SessionRef } from './revocation-view.ts';
 import { createMemorySessionRecords, type SessionRecords } from './session-records.ts';
@@ -26,7 +27,7 @@ export class StoreUnavailableError extends Error {
 }
 
 /** Operations counted in `gatehouse_store_errors_total{op}`. */
-export type StoreOp = 'check' | 'revoke' | 'once' | 'refresh' | 'sync' | 'session';
+export type StoreOp = 'check' | 'revoke' | 'once' | 'refresh' | 'sync' | 'session' | 'limit';
 
 /** Cross-replica refresh single-flight: a lock and a short-lived result slot per refresh token. */
 export interface RefreshCoordinator {
@@ -60,6 +61,8 @@ export interface SharedStore {
   readonly refresh?: RefreshCoordinator;
   /** session records and the per-subject index (`session.storage: store`) */
   readonly sessions: SessionRecords;
+  /** rate-limit buckets every replica shares (shared stores only; else a memory limiter) */
+  readonly limits?: Limiter;
   /** true when the local view is complete (always, for memory) */
   readonly synced: boolean;
   /** resolves true once synced, false after `timeoutMs` */

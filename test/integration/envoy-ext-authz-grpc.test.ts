@@ -32,6 +32,7 @@ const HTTP_STATUS: Record<string, number> = {
   BadRequest: 400,
   Unauthorized: 401,
   Forbidden: 403,
+  TooManyRequests: 429,
 };
 
 type CheckClient = grpc.Client & {
@@ -68,6 +69,10 @@ describe('Envoy ext_authz (gRPC service)', () => {
         roles: { claims: ['groups'], map: { admins: 'admin' } },
         routes: [
           route('public', '/public', 'http://127.0.0.1:9', { policy: 'public' }),
+          route('limited', '/limited', 'http://127.0.0.1:9', {
+            policy: 'public',
+            rate_limit: { per: 'ip', requests: 1, window: '1m' },
+          }),
           route('admin', '/admin', 'http://127.0.0.1:9', { policy: { allow: [{ roles: ['admin'] }] } }),
           route('app', '/', 'http://127.0.0.1:9'),
         ],
@@ -180,6 +185,19 @@ describe('Envoy ext_authz (gRPC service)', () => {
     assert.match(headerMap(res.denied_response!.headers).get('www-authenticate')!, /insufficient_scope/);
     const line = await gh.auditLine((l) => l.path === '/admin/users' && l.decision === 'deny');
     assert.equal(line.reason, 'no_rule_matched');
+  });
+
+  it('answers a spent rate limit 429 (RESOURCE_EXHAUSTED) with Retry-After and RateLimit headers', async () => {
+    const first = await check('/limited/x', { headers: { accept: 'application/json' } });
+    assert.equal(first.status.code, grpc.status.OK);
+    const res = await check('/limited/x', { headers: { accept: 'application/json' } });
+    assert.equal(res.status.code, grpc.status.RESOURCE_EXHAUSTED);
+    assert.equal(deniedStatus(res), 429);
+    const headers = headerMap(res.denied_response!.headers);
+    assert.ok(Number(headers.get('retry-after')) >= 59);
+    assert.equal(headers.get('ratelimit-policy'), '"limited";q=1;w=60');
+    assert.match(headers.get('ratelimit')!, /^"limited";r=0;t=60$/);
+    assert.equal(JSON.parse(res.denied_response!.body).error, 'rate_limited');
   });
 
   it('reads header_map with raw values, and refuses a repeated Authorization in it', async () => {

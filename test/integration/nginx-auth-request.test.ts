@@ -46,6 +46,10 @@ function gatehouseYaml(o: { idp: DevIdp; publicPort: number; app: string; truste
     routes: [
       route('admin', '/admin', o.app, { policy: { allow: [{ groups: ['admins'] }] } }),
       route('static', '/static', o.app, { policy: 'public' }),
+      route('limited', '/limited', o.app, {
+        policy: 'public',
+        rate_limit: { per: 'ip', requests: 2, window: '1m' },
+      }),
       route('app', '/', o.app),
     ],
   });
@@ -221,6 +225,20 @@ describe('issue-6: behind nginx, auth_request mode with the shipped snippets', {
     const aliceLogin = await loginThroughIdp(`${base}/admin/panel`, 'alice', alice);
     assert.equal(aliceLogin.status, 200, aliceLogin.body);
     assert.equal(seen(aliceLogin.body)['x-auth-request-user'], 'alice');
+  });
+
+  it('gives the client 429 with Retry-After and RateLimit headers when a route limit is spent', async () => {
+    const statuses = [];
+    for (let i = 0; i < 2; i++) statuses.push((await get(`${base}/limited/x`)).status);
+    assert.deepEqual(statuses, [200, 200]);
+    const res = await request(`${base}/limited/x`);
+    await res.body.dump();
+    assert.equal(res.statusCode, 429, nginx.errorLog().slice(-500));
+    assert.ok(Number(res.headers['retry-after']) >= 29, String(res.headers['retry-after']));
+    assert.equal(res.headers['ratelimit-policy'], '"limited";q=2;w=60');
+    assert.match(String(res.headers.ratelimit), /^"limited";r=0;t=\d+$/);
+    const line = await gh.auditLine((l) => l.reason === 'rate_limited' && l.route === 'limited');
+    assert.equal(line.path, '/limited/x');
   });
 
   it('passes a refreshed session cookie from /auth on to the browser', async () => {

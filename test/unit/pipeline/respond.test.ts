@@ -171,3 +171,30 @@ describe('answerFor', () => {
     assert.deepEqual(a.headers['set-cookie'], cleared);
   });
 });
+
+describe('answerFor: rate_limited', () => {
+  const limited = { outcome: 'error', reason: 'rate_limited' } as const;
+  const limitHeaders = {
+    'retry-after': '7',
+    ratelimit: '"app";r=0;t=7',
+    'ratelimit-policy': '"app";q=5;w=60',
+  };
+
+  it('is 429 with the limit headers and a body, wherever the answer reaches the client', () => {
+    for (const style of [PROXY_STYLE, API_STYLE, authRequestStyle(false)]) {
+      const a = answerFor(limited, scope({ limitHeaders }), canLogin(), api, style);
+      assert.equal(a.status, 429);
+      assert.equal(a.reason, 'rate_limited');
+      assert.equal(a.body, true);
+      assert.deepEqual(a.headers, limitHeaders);
+    }
+  });
+
+  it('is a bodiless 403 with Retry-After to nginx auth_request, which passes only 401 and 403 on', () => {
+    const a = answerFor(limited, scope({ limitHeaders }), canLogin(), api, authRequestStyle(true));
+    assert.equal(a.status, 403);
+    assert.equal(a.reason, 'rate_limited');
+    assert.equal(a.body, false);
+    assert.equal(a.headers['retry-after'], '7');
+  });
+});
