@@ -21,6 +21,7 @@ import { REASONS, type ReasonCode } from '../errors.ts';
 import { originalUrl } from '../http/original-url.ts';
 import { sendError } from '../http/send-error.ts';
 import type { Verdict } from './check.ts';
+import { publicLocation } from './public-host.ts';
 import type { Routing } from './runtime.ts';
 import type { Scope } from './scope.ts';
 
@@ -63,6 +64,8 @@ export interface Answer {
   /** false: head only */
   readonly body: boolean;
   readonly headers: Record<string, string | string[]>;
+  /** `wrong_host`: the address the body tells the client to open */
+  readonly open?: string;
 }
 
 /** What a request that accepts a redirect looks like: a top-level browser navigation. */
@@ -74,13 +77,24 @@ export interface RequestHead {
 export function answerFor(
   verdict: Verdict,
   scope: Scope,
-  rt: Pick<Routing, 'loginTarget'>,
+  rt: Pick<Routing, 'loginTarget' | 'publicOrigin'>,
   req: RequestHead,
   style: AnswerStyle,
 ): Answer {
   const headers: Record<string, string | string[]> = {};
   if (scope.setCookies) headers['set-cookie'] = scope.setCookies;
   const { reason } = verdict;
+  if (reason === 'wrong_host' && rt.publicOrigin !== undefined) {
+    // The same page on public_url: a navigation goes there, anything else is told where it is.
+    const open = publicLocation(scope, rt.publicOrigin);
+    const mode = req.headers['sec-fetch-mode'];
+    if ((req.method === 'GET' || req.method === 'HEAD') && (mode === undefined || mode === 'navigate')) {
+      headers.location = open;
+      headers['cache-control'] = 'no-store';
+      return { status: 302, decision: 'error', reason, bodyCode: reason, body: false, headers };
+    }
+    return { status: 421, decision: 'error', reason, bodyCode: reason, body: true, headers, open };
+  }
   if (verdict.outcome === 'login') {
     const login = style.redirectToLogin && scope.route ? rt.loginTarget(scope.route) : undefined;
     if (login?.canLogin && isBrowserNavigation(req)) {
@@ -115,7 +129,7 @@ export function respond(
   res: ServerResponse,
   scope: Scope,
   verdict: Verdict,
-  rt: Pick<Routing, 'loginTarget'>,
+  rt: Pick<Routing, 'loginTarget' | 'publicOrigin'>,
   style: AnswerStyle,
   original: RequestHead = req,
 ): void {
@@ -126,6 +140,7 @@ export function respond(
       requestId: scope.requestId,
       headers: answer.headers,
       status: answer.status,
+      ...(answer.open === undefined ? {} : { open: answer.open }),
     });
     return;
   }
