@@ -43,7 +43,7 @@ export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
 /** Read and parse a config file. Rejects only with `ConfigError`. */
 export async function loadConfig(
   file: string,
-  opts: { env?: NodeJS.ProcessEnv } = {},
+  opts: { env?: NodeJS.ProcessEnv; readFile?: ParseOptions['readFile'] } = {},
 ): Promise<LoadedConfig> {
   let text: string;
   try {
@@ -54,7 +54,7 @@ export async function loadConfig(
   } catch (err) {
     throw new ConfigError([rootProblem(file, `cannot read the config file (${codeOf(err)})`)]);
   }
-  return parseConfig(text, file, { env: opts.env ?? process.env, readFile: readSecretFile });
+  return parseConfig(text, file, { env: opts.env ?? process.env, readFile: opts.readFile ?? readSecretFile });
 }
 
 /** Parse config text. Pure apart from `opts`; throws only `ConfigError`. */
