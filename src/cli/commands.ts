@@ -61,8 +61,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     args: '[-c FILE] [--skip-secrets]',
     description:
       'Reads the config, reports every problem at once as FILE:LINE:COL key.path: message, builds what ' +
-      'serve would build (keys, routes, policies) without any network call, and runs the policy tests: ' +
-      'list. Warnings (an inline client secret) do not fail the check.',
+      'serve would build (keys, routes, policies) without any network call, and runs the config’s ' +
+      'policy tests (its tests: list). Warnings (an inline client secret) do not fail the check.',
     options: [
       CONFIG,
       {
