@@ -4,7 +4,8 @@
  * there: the session cookie is set on the public host, and the return target, built from the
  * `Host` it used, is refused as off-site (`redirect_rejected`). So such a request is sent to the
  * same path on `public_url` first: a navigation (GET/HEAD) gets a 302 there, anything else a 421
- * `wrong_host` that names the address to open.
+ * `wrong_host` that names the address to open. Host names are compared, not ports: the cookie
+ * does not depend on the port, and a front proxy often drops it.
  *
  * Only in proxy mode and only where it matters: browser login is configured, the request carries
  * no `Authorization` (a bearer token is valid on any host), the host is neither a route's
@@ -25,7 +26,7 @@ const BROWSER_ENDPOINTS: ReadonlySet<string> = new Set(['start', 'sign_in', 'sig
 export const WRONG_HOST: Verdict = { outcome: 'error', reason: 'wrong_host' };
 
 interface HostRule {
-  /** `public_url`'s host as a Host header writes it, default port dropped */
+  /** `public_url`'s host name (no port: cookies are per host name, and nginx's `$host` drops it) */
   readonly publicHost: string;
   /** route hosts and allowed redirect domains: hosts served as they are */
   readonly served: readonly string[];
@@ -42,7 +43,7 @@ function ruleOf(rt: Runtime): HostRule | null {
       origin === undefined || rt.login === undefined
         ? null
         : {
-            publicHost: origin.host.toLowerCase(),
+            publicHost: origin.hostname.toLowerCase(),
             served: [
               ...rt.config.routes.flatMap((r) => (r.match.host === undefined ? [] : [r.match.host])),
               ...rt.config.server.allowed_redirect_domains,
@@ -67,11 +68,12 @@ export function checkPublicHost(
   if (rule === null || scope.host === '') return undefined;
   if (endpoint !== undefined && !BROWSER_ENDPOINTS.has(endpoint)) return undefined;
   if (req.headers.authorization !== undefined) return undefined;
-  const host = withoutDefaultPort(scope.host, scope.proto);
-  if (host === rule.publicHost) return undefined;
+  // Host names only: a port the front proxy left out (`proxy_set_header Host $host`) or changed
+  // is no mismatch for the session cookie, which is scoped to the name.
+  if (splitHost(scope.host).name === rule.publicHost) return undefined;
   let url: URL;
   try {
-    url = new URL(`${scope.proto}://${host}`);
+    url = new URL(`${scope.proto}://${scope.host}`);
   } catch {
     return WRONG_HOST;
   }
@@ -82,11 +84,4 @@ export function checkPublicHost(
 export function publicLocation(scope: Scope, publicOrigin: URL): string {
   const t = scope.target;
   return `${publicOrigin.origin}${t ? t.path + t.search : '/'}`;
-}
-
-function withoutDefaultPort(host: string, proto: 'http' | 'https'): string {
-  const { name, port } = splitHost(host);
-  if (port === '' || (proto === 'http' && port === '80') || (proto === 'https' && port === '443'))
-    return name;
-  return `${name}:${port}`;
 }
