@@ -1,120 +1,78 @@
 #!/usr/bin/env node
 /**
- * The gatehouse command: argument parsing only; the work is in src/.
- * Exit codes: 0 ok, 1 config/policy-test failure or runtime error, 2 bad arguments.
+ * The gatehouse command: argument parsing only; the work is in src/. The commands, their
+ * options and exit codes are the table in src/cli/commands.ts (`gatehouse help COMMAND`).
+ * Exit codes: 0 ok, 1 config/policy-test failure or runtime error, 2 bad arguments,
+ * 3 `explain --exit-code` and the request is not allowed.
  */
-import { parseArgs } from 'node:util';
+import { readCommandLine, type Values } from '../src/cli/args.ts';
+import { commandHelp, overview } from '../src/cli/help.ts';
 import { VERSION } from '../src/version.ts';
 
 // Each command loads only what it needs: `check` and `explain` never load the proxy.
 
-const USAGE = `Usage: gatehouse <command> [options]
-
-Commands:
-  serve   [-c FILE]                 run the proxy (FILE: $GATEHOUSE_CONFIG, then config/gatehouse.yaml)
-  check   [-c FILE]                 validate the config and run its policy tests
-  explain [-c FILE] --url URL [--method M] [--claims JSON|@file] [--auth-type session|bearer|dpop|mtls]
-          [--provider NAME] [--client-id ID] [--scopes "a b"] [--source-ip IP] [--json]
-                                    show the route, role mapping and decision for a request; no network
-  sessions list [-c FILE] --sub SUB [--json]
-                                    a user's sessions (session.storage: store, a redis:// store)
-  sessions revoke [-c FILE] --sub SUB | --id ID [--json]
-                                    end a user's sessions (or one) on every replica at once
-  keygen                            print a fresh cookie secret and an ES256 private JWK
-  demo                              a development IdP, a demo upstream and the proxy on loopback
-
-Options:
-  -c, --config FILE   config file
-  -h, --help          this text
-  -v, --version       the version
-`;
-
-function usageError(message: string): never {
-  process.stderr.write(`gatehouse: ${message}\n\n${USAGE}`);
+function usageError(message: string, help: string): never {
+  process.stderr.write(`gatehouse: ${message}\n\n${help}`);
   process.exit(2);
 }
 
 async function main(argv: string[]): Promise<number> {
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(argv);
-  } catch (err) {
-    usageError((err as Error).message);
+  const line = readCommandLine(argv);
+  switch (line.kind) {
+    case 'usage':
+      usageError(line.message, line.command ? commandHelp(line.command) : overview());
+      break;
+    case 'help':
+      process.stdout.write(line.command ? commandHelp(line.command) : overview());
+      return 0;
+    case 'version':
+      process.stdout.write(`gatehouse ${VERSION}\n`);
+      return 0;
+    case 'run':
+      return run(line.command.name, line.values, () => commandHelp(line.command), line.action);
   }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  if (values.version) {
-    process.stdout.write(`gatehouse ${VERSION}\n`);
-    return 0;
-  }
-  const [command, ...rest] = positionals;
-  // `sessions` takes one action word; every other command takes none.
-  const action = command === 'sessions' ? rest.shift() : undefined;
-  if (rest.length > 0) usageError(`unexpected argument "${rest[0]}"`);
-  const configFile = values.config ?? process.env.GATEHOUSE_CONFIG ?? 'config/gatehouse.yaml';
+  return 2;
+}
+
+async function run(command: string, values: Values, help: () => string, action?: string): Promise<number> {
+  const str = (name: string) => values[name] as string | undefined;
+  const configFile = str('config') ?? process.env.GATEHOUSE_CONFIG ?? 'config/gatehouse.yaml';
   switch (command) {
     case 'serve':
       return (await import('../src/cli/serve.ts')).runServe(configFile);
     case 'check':
-      return (await import('../src/cli/check.ts')).runCheck(configFile);
-    case 'explain':
-      if (!values.url) usageError('explain needs --url');
-      return (await import('../src/cli/explain.ts')).runExplain(configFile, {
-        url: values.url,
-        method: values.method,
-        claims: values.claims,
-        authType: values['auth-type'],
-        provider: values.provider,
-        clientId: values['client-id'],
-        scopes: values.scopes,
-        sourceIp: values['source-ip'],
-        json: values.json ?? false,
+      return (await import('../src/cli/check.ts')).runCheck(configFile, {
+        skipSecrets: values['skip-secrets'] === true,
       });
+    case 'explain': {
+      const url = str('url');
+      if (url === undefined) usageError('`gatehouse explain` needs --url URL', help());
+      return (await import('../src/cli/explain.ts')).runExplain(configFile, {
+        url,
+        method: str('method'),
+        claims: str('claims'),
+        authType: str('auth-type'),
+        provider: str('provider'),
+        clientId: str('client-id'),
+        scopes: str('scopes'),
+        sourceIp: str('source-ip'),
+        json: values.json === true,
+        exitCode: values['exit-code'] === true,
+      });
+    }
     case 'sessions':
       return (await import('../src/cli/sessions.ts')).runSessions(configFile, {
         action,
-        sub: values.sub,
-        id: values.id,
-        json: values.json ?? false,
+        sub: str('sub'),
+        id: str('id'),
+        json: values.json === true,
       });
     case 'keygen':
       return (await import('../src/cli/keygen.ts')).runKeygen();
     case 'demo':
       return (await import('../src/cli/demo.ts')).runDemo();
-    case undefined:
-      usageError('a command is required');
-      break;
-    default:
-      usageError(`unknown command "${command}"`);
   }
   return 2;
-}
-
-function parse(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      config: { type: 'string', short: 'c' },
-      url: { type: 'string' },
-      method: { type: 'string' },
-      claims: { type: 'string' },
-      'auth-type': { type: 'string' },
-      provider: { type: 'string' },
-      'client-id': { type: 'string' },
-      scopes: { type: 'string' },
-      'source-ip': { type: 'string' },
-      json: { type: 'boolean' },
-      sub: { type: 'string' },
-      id: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-      version: { type: 'boolean', short: 'v' },
-    },
-  });
 }
 
 main(process.argv.slice(2)).then(

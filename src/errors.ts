@@ -79,6 +79,10 @@ export const REASONS = {
 
   // request and upstream
   route_not_found: { status: 404, detail: 'No route matches this request.' },
+  wrong_host: {
+    status: 421,
+    detail: 'This site is not served at this address. Open it at its public address instead.',
+  },
   bad_request: { status: 400, detail: 'The request is malformed.' },
   headers_too_large: { status: 431, detail: 'The request headers are too large.' },
   rate_limited: { status: 429, detail: 'Too many requests. Please slow down and try again later.' },

@@ -7,6 +7,7 @@ import { loadConfig } from '../config/load.ts';
 import { RULE_AUTH_TYPES, type RuleAuthType } from '../config/schema.ts';
 import { ConfigError } from '../errors.ts';
 import { explain, formatExplain } from '../policy/explain.ts';
+import { missingConfigFile } from './config-file.ts';
 
 export interface ExplainArgs {
   url: string;
@@ -19,9 +20,19 @@ export interface ExplainArgs {
   scopes?: string;
   sourceIp?: string;
   json: boolean;
+  /** exit 3 when the decision is not allow (a CI gate: "does this request get in?") */
+  exitCode?: boolean;
 }
 
+/** `--exit-code` and the request would not be allowed. */
+export const EXIT_NOT_ALLOWED = 3;
+
 export async function runExplain(configFile: string, args: ExplainArgs): Promise<number> {
+  const missing = missingConfigFile(configFile);
+  if (missing !== undefined) {
+    process.stderr.write(missing);
+    return 1;
+  }
   let claims: Record<string, unknown> | undefined;
   if (args.claims !== undefined) {
     try {
@@ -68,5 +79,5 @@ export async function runExplain(configFile: string, args: ExplainArgs): Promise
     throw err;
   }
   process.stdout.write(args.json ? `${JSON.stringify(result)}\n` : `${formatExplain(result)}\n`);
-  return 0;
+  return args.exitCode && result.decision !== 'allow' ? EXIT_NOT_ALLOWED : 0;
 }

@@ -6,8 +6,14 @@ import cluster from 'node:cluster';
 import { ConfigError } from '../errors.ts';
 import { startGatehouse } from '../server/gatehouse.ts';
 import { attachWorker, runClusterIfConfigured, workerStartOptions } from '../server/workers.ts';
+import { missingConfigFile } from './config-file.ts';
 
 export async function runServe(configFile: string): Promise<number> {
+  const missing = missingConfigFile(configFile);
+  if (missing !== undefined) {
+    process.stderr.write(missing);
+    return 1;
+  }
   if (cluster.isPrimary) {
     const code = await runClusterIfConfigured(configFile); // server.workers > 1: this process supervises
     if (code !== undefined) return code;

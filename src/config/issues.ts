@@ -4,6 +4,7 @@
  * branch the user meant, and never echo a value from a secret path.
  */
 import type * as z from 'zod';
+import { closestKey } from './known-keys.ts';
 import type { ConfigPath, PathProblem } from './positions.ts';
 
 type Issue = z.core.$ZodIssue;
@@ -15,6 +16,8 @@ export interface InputLookup {
   has(path: ConfigPath): boolean;
   get(path: ConfigPath): unknown;
   isSecret(path: ConfigPath): boolean;
+  /** the keys the schema accepts in the map at `path`, for "did you mean" */
+  knownKeys?(path: ConfigPath): readonly string[];
 }
 
 /** The per-parse error map: messages for issues whose schema gave none. Values are added later. */
@@ -53,10 +56,18 @@ function collect(issue: Issue, base: ConfigPath, input: InputLookup, out: PathPr
   switch (issue.code) {
     case 'unrecognized_keys':
       // One problem per key, pointing at the key itself: that is the line to delete or fix.
-      for (const key of issue.keys)
-        out.push({ path: [...path, key], message: `unknown key ${literal(key)}`, at: 'key' });
+      for (const key of issue.keys) {
+        const meant = closestKey(key, input.knownKeys?.(path) ?? []);
+        const hint = meant === undefined ? '' : ` – did you mean ${literal(meant)}?`;
+        out.push({ path: [...path, key], message: `unknown key ${literal(key)}${hint}`, at: 'key' });
+      }
       return;
     case 'invalid_union': {
+      // Nothing written there: no branch was meant, the key is simply missing.
+      if (!input.has(path)) {
+        out.push({ path, message: missing(path) });
+        return;
+      }
       const branch = meantBranch(issue.errors);
       if (branch !== undefined) {
         for (const inner of branch) collect(inner, path, input, out);
@@ -73,9 +84,7 @@ function collect(issue: Issue, base: ConfigPath, input: InputLookup, out: PathPr
     }
     case 'invalid_type':
       if (!input.has(path)) {
-        const key = path.at(-1);
-        const what = typeof key === 'number' ? `item ${key}` : `key ${literal(key)}`;
-        out.push({ path, message: `missing required ${what}` });
+        out.push({ path, message: missing(path) });
         return;
       }
       out.push({ path, message: withValue(issue.message, path, input) });
@@ -93,6 +102,11 @@ function collect(issue: Issue, base: ConfigPath, input: InputLookup, out: PathPr
     default:
       out.push({ path, message: issue.message });
   }
+}
+
+function missing(path: ConfigPath): string {
+  const key = path.at(-1);
+  return `missing required ${typeof key === 'number' ? `item ${key}` : `key ${literal(key)}`}`;
 }
 
 /**

@@ -7,7 +7,9 @@ import { readFile, stat } from 'node:fs/promises';
 import { LineCounter, parseDocument } from 'yaml';
 import { ConfigError, type ConfigProblem } from '../errors.ts';
 import { type InputLookup, issueMessage, issuesToProblems } from './issues.ts';
-import { type ConfigPath, formatPath, PositionMap, sortProblems } from './positions.ts';
+import { knownKeysAt } from './known-keys.ts';
+import { salvage } from './partial.ts';
+import { type ConfigPath, formatPath, type PathProblem, PositionMap, sortProblems } from './positions.ts';
 import { readSecretFile } from './references.ts';
 import { type Config, configSchema } from './schema.ts';
 import { validateSemantics } from './semantics.ts';
@@ -41,7 +43,7 @@ export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
 /** Read and parse a config file. Rejects only with `ConfigError`. */
 export async function loadConfig(
   file: string,
-  opts: { env?: NodeJS.ProcessEnv } = {},
+  opts: { env?: NodeJS.ProcessEnv; readFile?: ParseOptions['readFile'] } = {},
 ): Promise<LoadedConfig> {
   let text: string;
   try {
@@ -52,7 +54,7 @@ export async function loadConfig(
   } catch (err) {
     throw new ConfigError([rootProblem(file, `cannot read the config file (${codeOf(err)})`)]);
   }
-  return parseConfig(text, file, { env: opts.env ?? process.env, readFile: readSecretFile });
+  return parseConfig(text, file, { env: opts.env ?? process.env, readFile: opts.readFile ?? readSecretFile });
 }
 
 /** Parse config text. Pure apart from `opts`; throws only `ConfigError`. */
@@ -103,6 +105,9 @@ function parse(text: string, file: string, opts: ParseOptions): LoadedConfig {
       // A failed reference was already reported; its placeholder text would only add noise.
       if (!underAny(p.path, tree.unresolved)) problems.push(scrub(positions.locate(p)));
     }
+    // Every problem in one pass: the cross-key checks also run on what did parse.
+    for (const p of partialSemantics(tree.value, result.error.issues))
+      problems.push(scrub(positions.locate(p)));
   }
   if (problems.length > 0 || !result.success) {
     throw new ConfigError(
@@ -116,6 +121,16 @@ function parse(text: string, file: string, opts: ParseOptions): LoadedConfig {
     fileRefs: Object.freeze([...tree.fileRefs]),
     locate: (path: ConfigPath, message = '') => positions.locate({ path, message }),
   });
+}
+
+function partialSemantics(value: unknown, issues: Parameters<typeof salvage>[2]): PathProblem[] {
+  try {
+    const partial = salvage(value, configSchema, issues);
+    if (partial === undefined) return [];
+    return validateSemantics(partial.data, partial.incomplete).map(partial.restore);
+  } catch {
+    return []; // best effort: the schema's own problems are reported either way
+  }
 }
 
 /**
@@ -170,6 +185,7 @@ function lookup(tree: Tree): InputLookup {
     has: (path) => find(path).found,
     get: (path) => find(path).value,
     isSecret: (path) => underAny(path, tree.secretPaths),
+    knownKeys: (path) => knownKeysAt(configSchema, path),
   };
 }
 

@@ -13,18 +13,26 @@ import { type ConfigPath, formatPath, type PathProblem } from './positions.ts';
 import { oidcProviders, providerPath } from './providers.ts';
 import type { Config, RouteConfig, RuleConfig } from './schema.ts';
 
-export function validateSemantics(config: Config): PathProblem[] {
+/**
+ * @param incomplete top-level sections the schema refused parts of (the config is what remained,
+ *   see `partial.ts`): a check that reads one of them is skipped, since what is missing would
+ *   only make it report problems the schema already named
+ */
+export function validateSemantics(config: Config, incomplete: ReadonlySet<string> = NONE): PathProblem[] {
+  const whole = (...sections: string[]) => sections.every((s) => !incomplete.has(s));
+  const logins = ['server', 'oidc', 'session'];
   return [
-    ...loginChecks(config),
-    ...providerChecks(config),
-    ...providerReferenceChecks(config),
-    ...routeChecks(config),
-    ...roleChecks(config),
+    ...(whole(...logins) ? loginChecks(config) : []),
+    ...(whole('oidc', 'bearer') ? providerChecks(config) : []),
+    ...(whole('oidc', 'bearer') ? providerReferenceChecks(config) : []),
+    ...(whole(...logins, 'bearer') ? routeChecks(config) : []),
+    ...(whole('roles', 'oidc', 'bearer') ? roleChecks(config) : []),
     ...bearerChecks(config),
     ...compileChecks(config),
-    ...testChecks(config),
+    ...(whole('routes') ? testChecks(config) : []),
   ];
 }
+const NONE: ReadonlySet<string> = new Set();
 
 /**
  * What the route and policy compilers refuse (an upstream URL with credentials, an email rule
@@ -274,6 +282,8 @@ function roleChecks(config: Config): PathProblem[] {
     maps.flatMap((m) => Object.values(m).flatMap((v) => (typeof v === 'string' ? [v] : v))),
   );
   const out: PathProblem[] = [];
+  const listed =
+    known.size === 0 ? 'roles.map defines none' : `the known roles are ${[...known].sort().join(', ')}`;
   config.routes.forEach((route, i) => {
     if (route.policy === 'public') return;
     const lists: [string, readonly RuleConfig[]][] = [
@@ -286,7 +296,7 @@ function roleChecks(config: Config): PathProblem[] {
           if (!known.has(role)) {
             out.push({
               path: ['routes', i, 'policy', kind, j, 'roles', k],
-              message: `unknown role "${role}" – roles come from roles.map`,
+              message: `unknown role "${role}" – roles come from roles.map; ${listed}`,
             });
           }
         });

@@ -32,7 +32,7 @@ export async function startDemoUpstream(port = 0): Promise<{ url: string; server
 <p>You asked for <code>${esc(req.url ?? '/')}</code>. These are the identity headers Gatehouse sent with your request:</p>
 <table>${rows || '<tr><td>none (a public route)</td></tr>'}</table>
 <p>Try <a href="/admin">/admin</a> (group admins only), <a href="/public">/public</a> (no login),
-<a href="/.gatehouse/userinfo">/.gatehouse/userinfo</a>, or <a href="/.gatehouse/sign_out">sign out</a>.</p>`);
+<a href="/.gatehouse/userinfo">/.gatehouse/userinfo</a>, or <a href="/.gatehouse/sign_out?rd=/public">sign out</a> (lands on /public).</p>`);
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };

@@ -20,6 +20,8 @@ import type {
 import { type DemoUser, userNamed } from './demo-users.ts';
 
 export interface DevIdpOptions {
+  /** show the demo users (and that any password works) on the login form */
+  loginHint?: boolean;
   /** 0 (default) picks a free port; a fixed port lets a test restart the provider at the same issuer */
   port?: number;
   /** redirect_uris of the browser client `gatehouse` */

@@ -48,7 +48,8 @@ export async function startDevIdp(opts: DevIdpOptions = {}): Promise<DevIdp> {
   const server = new LoopbackServer();
   const port = await server.listen(opts.port ?? 0);
   const issuer = `http://127.0.0.1:${port}`;
-  const provider = new Provider(issuer, providerConfiguration(opts, setup));
+  const provider = quietly(() => new Provider(issuer, providerConfiguration(opts, setup)));
+  if (opts.loginHint) server.hint(loginHint(setup.users));
   // A quiet provider: its own error logging would print expected test failures.
   provider.on('server_error', () => {});
   server.serve(provider.callback() as RequestListener);
@@ -63,6 +64,31 @@ export async function startDevIdp(opts: DevIdpOptions = {}): Promise<DevIdp> {
     hits: server.hits,
     close: () => server.close(),
   };
+}
+
+/**
+ * oidc-provider warns on stderr that its in-memory adapter and dev interactions are for
+ * development: true, and exactly what this provider is; the warning would only alarm a newcomer.
+ */
+function quietly<T>(make: () => T): T {
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => {
+    if (typeof args[0] === 'string' && args[0].includes('oidc-provider WARNING')) return;
+    warn(...args);
+  };
+  try {
+    return make();
+  } finally {
+    console.warn = warn;
+  }
+}
+
+/** The login form's hint: who the demo users are; any password works. */
+function loginHint(users: Readonly<Record<string, { groups?: string[] }>>): string {
+  const names = Object.entries(users).map(
+    ([id, u]) => `<b>${id}</b>${u.groups?.length ? ` (groups ${u.groups.join(', ')})` : ''}`,
+  );
+  return `<p class="login-help" id="demo-users">Demo users: ${names.join(' or ')}. Any password works, e.g. <code>demo</code>.</p>`;
 }
 
 /** The options with their defaults: users, client credentials, resource and signing keys. */

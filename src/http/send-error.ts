@@ -58,13 +58,19 @@ export function prefersHtml(accept: string | undefined): boolean {
   return html > 0 && html > acceptQuality(accept, 'application/json');
 }
 
-function htmlPage(status: number, code: ReasonCode, requestId: string | undefined): string {
+function htmlPage(
+  status: number,
+  code: ReasonCode,
+  requestId: string | undefined,
+  open: string | undefined,
+): string {
   const title = `${status} ${STATUS_CODES[status] ?? 'Error'}`;
   const id = requestId ? `<p><small>Request ID: <code>${escapeHtml(requestId)}</code></small></p>` : '';
+  const link = open ? `<p>Open <a href="${escapeHtml(open)}">${escapeHtml(open)}</a></p>` : '';
   return (
     '<!doctype html><html lang="en"><head><meta charset="utf-8">' +
     `<meta name="viewport" content="width=device-width"><title>${escapeHtml(title)}</title></head>` +
-    `<body><h1>${escapeHtml(title)}</h1><p>${escapeHtml(REASONS[code].detail)}</p>` +
+    `<body><h1>${escapeHtml(title)}</h1><p>${escapeHtml(REASONS[code].detail)}</p>${link}` +
     `<p><small>Reason: <code>${escapeHtml(code)}</code></small></p>${id}</body></html>\n`
   );
 }
@@ -83,6 +89,8 @@ export function sendError(
     headers?: Record<string, string | string[]>;
     /** overrides `REASONS[code].status` (nginx auth_request understands only 2xx/401/403) */
     status?: number;
+    /** a URL of ours to open instead (`wrong_host`: the same page on `public_url`) */
+    open?: string;
   } = {},
 ): void {
   if (res.headersSent || res.writableEnded) {
@@ -91,7 +99,7 @@ export function sendError(
   }
   if (res.destroyed) return;
   const status = opts.status ?? REASONS[code].status;
-  const { body, headers } = errorBody(req.headers.accept, status, code, opts.requestId);
+  const { body, headers } = errorBody(req.headers.accept, status, code, opts.requestId, opts.open);
   try {
     // Headers an upstream or an earlier stage set on `res` do not belong to this answer.
     for (const name of res.getHeaderNames()) res.removeHeader(name);
@@ -122,10 +130,11 @@ export function errorBody(
   status: number,
   code: ReasonCode,
   requestId: string | undefined,
+  open?: string,
 ): ErrorBody {
   if (prefersHtml(accept))
-    return { html: true, body: htmlPage(status, code, requestId), headers: HTML_HEADERS };
-  const body = `${JSON.stringify({ error: code, message: REASONS[code].detail, request_id: requestId })}\n`;
+    return { html: true, body: htmlPage(status, code, requestId, open), headers: HTML_HEADERS };
+  const body = `${JSON.stringify({ error: code, message: REASONS[code].detail, request_id: requestId, ...(open ? { open } : {}) })}\n`;
   return { html: false, body, headers: JSON_HEADERS };
 }
 const COMMON_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };

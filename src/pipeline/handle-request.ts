@@ -3,6 +3,7 @@
  * here is the architecture (DESIGN.md "Request pipeline"):
  *
  *   accept → observe (armed first, so every answer is accounted for) → parse target
+ *          → public host (a browser on another name for this listener goes to public_url)
  *          → endpoints ({prefix}/…, each calling `check` itself where it decides)
  *          → check: route → identify/refresh → authorize → rate limit → identity headers
  *          → respond (login / 401 / 403 / error) or forward upstream
@@ -21,6 +22,7 @@ import { endpointName, serveEndpoint } from './endpoints.ts';
 import { forward, forwardUpgrade } from './forward.ts';
 import { credentialsOf } from './identify.ts';
 import { observe, record } from './observe.ts';
+import { checkPublicHost } from './public-host.ts';
 import { PROXY_STYLE, respond, respondOnSocket } from './respond.ts';
 import type { Runtime } from './runtime.ts';
 import { createScope, type Scope } from './scope.ts';
@@ -33,6 +35,8 @@ export async function handleRequest(req: IncomingMessage, res: ServerResponse, r
   if (malformed !== undefined) return respond(req, res, scope, malformed, rt, PROXY_STYLE);
 
   const endpoint = endpointName(scope.target!.path, rt.prefix);
+  const misdirected = checkPublicHost(req, scope, rt, endpoint); // public host
+  if (misdirected !== undefined) return respond(req, res, scope, misdirected, rt, PROXY_STYLE);
   if (endpoint !== undefined) {
     // {prefix}/… served by Gatehouse itself
     try {

@@ -22,6 +22,7 @@ import { originalUrl } from '../http/original-url.ts';
 import { sendError } from '../http/send-error.ts';
 import type { Verdict } from './check.ts';
 import { dpopAnswer } from './dpop-challenge.ts';
+import { publicLocation } from './public-host.ts';
 import type { Routing } from './runtime.ts';
 import type { Scope } from './scope.ts';
 
@@ -75,6 +76,8 @@ export interface Answer {
   /** false: head only */
   readonly body: boolean;
   readonly headers: Record<string, string | string[]>;
+  /** `wrong_host`: the address the body tells the client to open */
+  readonly open?: string;
 }
 
 /** What a request that accepts a redirect looks like: a top-level browser navigation. */
@@ -86,7 +89,7 @@ export interface RequestHead {
 export function answerFor(
   verdict: Verdict,
   scope: Scope,
-  rt: Pick<Routing, 'loginTarget'>,
+  rt: Pick<Routing, 'loginTarget' | 'publicOrigin'>,
   req: RequestHead,
   style: AnswerStyle,
 ): Answer {
@@ -94,6 +97,17 @@ export function answerFor(
   if (scope.setCookies) headers['set-cookie'] = scope.setCookies;
   if (scope.limitHeaders) Object.assign(headers, scope.limitHeaders);
   const { reason } = verdict;
+  if (reason === 'wrong_host' && rt.publicOrigin !== undefined) {
+    // The same page on public_url: a navigation goes there, anything else is told where it is.
+    const open = publicLocation(scope, rt.publicOrigin);
+    const mode = req.headers['sec-fetch-mode'];
+    if ((req.method === 'GET' || req.method === 'HEAD') && (mode === undefined || mode === 'navigate')) {
+      headers.location = open;
+      headers['cache-control'] = 'no-store';
+      return { status: 302, decision: 'error', reason, bodyCode: reason, body: false, headers };
+    }
+    return { status: 421, decision: 'error', reason, bodyCode: reason, body: true, headers, open };
+  }
   if (verdict.outcome === 'login') {
     const login = style.redirectToLogin && scope.route ? rt.loginTarget(scope.route) : undefined;
     if (login?.canLogin && isBrowserNavigation(req)) {
@@ -133,7 +147,7 @@ export function respond(
   res: ServerResponse,
   scope: Scope,
   verdict: Verdict,
-  rt: Pick<Routing, 'loginTarget'>,
+  rt: Pick<Routing, 'loginTarget' | 'publicOrigin'>,
   style: AnswerStyle,
   original: RequestHead = req,
 ): void {
@@ -144,6 +158,7 @@ export function respond(
       requestId: scope.requestId,
       headers: answer.headers,
       status: answer.status,
+      ...(answer.open === undefined ? {} : { open: answer.open }),
     });
     return;
   }

@@ -15,6 +15,7 @@ import {
   type RuleTrace,
 } from './compile-policy.ts';
 import type { RequestFacts } from './criteria/criterion.ts';
+import { candidateRoutes, unmappedGroups, unmetConditions } from './explain-detail.ts';
 import { grantedScopes } from './granted-scopes.ts';
 import { identityFromClaims } from './identity-from-claims.ts';
 import { acceptsProvider, createIdpDirectory, type IdpDirectory, type IdpEntry } from './idp-directory.ts';
@@ -73,6 +74,12 @@ export interface ExplainResult {
   requiredScope?: string;
   /** every rule of the route, key by key: why each matched or not (empty when none was asked) */
   trace: RuleTrace[];
+  /** what decided against the caller, condition by condition (`allow[0] needs roles [admin]; …`) */
+  missing: string[];
+  /** the caller's groups that map to no role */
+  unmappedGroups: string[];
+  /** no route: the routes that came closest (`name: host …, path …`) */
+  candidates: string[];
 }
 
 /** Placeholder subject for claims written without one (policy `tests:` rarely name a sub). */
@@ -102,6 +109,7 @@ export function createExplainer(config: Config): (input: ExplainInput) => Explai
     const authType = ruleAuthType === 'session' ? 'session' : 'bearer';
     const request = requestFacts(input.sourceIp);
     let identity: Identity | undefined;
+    let unmapped: string[] = [];
     const claims = claimsWithShorthands(input);
     if (claims !== undefined) {
       const idp = mappingEntry(idps, input);
@@ -116,6 +124,7 @@ export function createExplainer(config: Config): (input: ExplainInput) => Explai
       );
       if (ruleAuthType === 'dpop' || ruleAuthType === 'mtls')
         identity = Object.freeze({ ...identity, binding: ruleAuthType });
+      unmapped = unmappedGroups(identity.groups, idp.mapper);
     }
     const base = {
       ...(identity?.email === undefined ? {} : { email: identity.email }),
@@ -126,6 +135,7 @@ export function createExplainer(config: Config): (input: ExplainInput) => Explai
       scopes: identity === undefined ? [] : [...grantedScopes(identity.claims)],
       ...(input.sourceIp === undefined ? {} : { sourceIp: request.clientIp }),
       ...(input.authType === undefined ? {} : { authType: input.authType }),
+      unmappedGroups: unmapped,
     };
     if (route === undefined) {
       return {
@@ -135,6 +145,8 @@ export function createExplainer(config: Config): (input: ExplainInput) => Explai
         dryRun: false,
         enforcedDecision: 'no_route',
         trace: [],
+        missing: [],
+        candidates: candidateRoutes(config.routes, path),
       };
     }
     const policy = policies.get(route.name)!;
@@ -149,6 +161,7 @@ export function createExplainer(config: Config): (input: ExplainInput) => Explai
             : undefined;
     const decided = refused ? undefined : identity;
     const d = policy.decide(decided, request);
+    const trace = policy.trace?.(decided, request) ?? [];
     return {
       route: route.name,
       upstream: route.upstream.href,
@@ -159,7 +172,19 @@ export function createExplainer(config: Config): (input: ExplainInput) => Explai
       dryRun: d.dryRun,
       enforcedDecision: d.enforcedOutcome,
       ...(d.requiredScope === undefined ? {} : { requiredScope: d.requiredScope }),
-      trace: policy.trace?.(decided, request) ?? [],
+      trace,
+      missing:
+        d.enforcedOutcome === 'allow'
+          ? []
+          : identity === undefined
+            ? ['credentials: the route needs a signed-in caller (explain one with --claims JSON)']
+            : unmetConditions(route.config.policy, trace, {
+                ...(decided === undefined ? {} : { identity: decided }),
+                scopes: base.scopes,
+                ...(base.sourceIp === undefined ? {} : { sourceIp: base.sourceIp }),
+                ...(input.authType === undefined ? {} : { authType: input.authType }),
+              }),
+      candidates: [],
     };
   };
 }
@@ -231,6 +256,8 @@ export function formatExplain(result: ExplainResult): string {
   if (result.idp !== undefined) lines.push(`provider: ${result.idp}`);
   if (result.email !== undefined) lines.push(`email: ${result.email}`);
   lines.push(`groups: ${result.groups.join(',')}`, `roles: ${result.roles.join(',')}`);
+  if (result.unmappedGroups.length > 0)
+    lines.push(`unmapped_groups: ${result.unmappedGroups.join(',')} (no roles.map entry: they give no role)`);
   if (result.authType !== undefined) lines.push(`auth_type: ${result.authType}`);
   if (result.clientId !== undefined) lines.push(`client_id: ${result.clientId}`);
   if (result.scopes.length > 0) lines.push(`scopes: ${result.scopes.join(' ')}`);
@@ -241,6 +268,9 @@ export function formatExplain(result: ExplainResult): string {
     const keys = t.checks.map((c) => `${c.key}: ${c.matched ? 'yes' : 'no'}`).join(', ');
     lines.push(`check: ${t.rule} ${t.matched ? 'yes' : 'no'} (${keys})`);
   }
+  // An allow rule's unmet condition is what is missing; a matching deny rule's is what refused.
+  for (const m of result.missing) lines.push(`${m.startsWith('deny[') ? 'denied_by' : 'missing'}: ${m}`);
+  for (const c of result.candidates) lines.push(`candidate: ${c}`);
   return `${lines.join('\n')}\n`;
 }
 

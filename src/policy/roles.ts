@@ -28,6 +28,8 @@ export interface RoleMapper {
   readonly knownRoles: ReadonlySet<string>;
   /** Top-level claim names this mapper reads (a session must keep them). */
   readonly claimNames: ReadonlySet<string>;
+  /** The roles one group maps to (none: the group gives no role), for `explain`. */
+  rolesFor(group: string): readonly string[];
 }
 
 export function createRoleMapper(
@@ -52,6 +54,7 @@ export function createRoleMapper(
   return {
     knownRoles,
     claimNames,
+    rolesFor: (group) => table.get(group) ?? [],
     map(claims) {
       const seen = new Set<string>(derive?.(claims));
       for (const path of paths) {

@@ -65,4 +65,20 @@ describe('browser login', {
     assert.equal(session.sameSite, 'Lax');
     await page.close();
   });
+
+  it('issue-20: opened as localhost, goes to public_url first and logs in end to end', async () => {
+    const page = await browser.newPage();
+    page.setDefaultTimeout(15_000);
+    const port = new URL(gh.url).port;
+    await page.goto(`http://localhost:${port}/admin/reports?week=49`);
+    assert.ok(page.url().startsWith(idp.issuer), `redirected to the IdP, at ${page.url()}`);
+    await page.fill('input[name="login"]', 'alice');
+    await page.fill('input[name="password"]', 'any password');
+    await Promise.all([
+      page.waitForURL(`${gh.url}/admin/reports?week=49`),
+      page.click('button[type="submit"]'),
+    ]);
+    assert.match((await page.textContent('body')) ?? '', /x-auth-request-user\s*alice/);
+    await page.close();
+  });
 });

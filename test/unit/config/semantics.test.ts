@@ -99,7 +99,7 @@ describe('validateSemantics', () => {
   it('refuses a role that roles.map never produces, at the role', () => {
     const text = `${LOGIN}routes:\n  - name: a\n    upstream: http://a\n    policy:\n      allow: [ { roles: [admin] } ]\n      deny:\n        - roles: [dev, Okta-Admins]\n`;
     assert.deepEqual(problems(text), [
-      '12:24 routes[0].policy.deny[0].roles[1]: unknown role "Okta-Admins" – roles come from roles.map',
+      '12:24 routes[0].policy.deny[0].roles[1]: unknown role "Okta-Admins" – roles come from roles.map; the known roles are admin, dev, reader',
     ]);
   });
 
@@ -233,5 +233,31 @@ ${route}`;
       ).map((p) => p.replace(/^\d+:\d+ /, '')),
       ['bearer[0].name: issuer "https://kc.example" is oidc provider "corp": its tokens carry that name'],
     );
+  });
+
+  it('issue-20: checks what parsed beside what did not, in one pass', () => {
+    const text = `${LOGIN}routes:
+  - { name: a, upstream: ftp://a, policy: public }
+  - { name: b, upstream: http://b, polcy: public }
+  - { name: c, upstream: http://c, policy: { allow: [ { roles: [admn] } ] } }
+  - { name: a, upstream: http://d, policy: public }
+`;
+    assert.deepEqual(problems(text), [
+      '7:26 routes[0].upstream: must be an absolute http(s) URL',
+      '8:5 routes[1].policy: missing required key "policy"',
+      '8:36 routes[1].polcy: unknown key "polcy" – did you mean "policy"?',
+      '9:65 routes[2].policy.allow[0].roles[0]: unknown role "admn" – roles come from roles.map; the known roles are admin, dev, reader',
+    ]);
+  });
+
+  it('issue-20: stays quiet about checks whose section the schema refused', () => {
+    // roles.map is refused, so every role would look unknown: the role check is skipped.
+    const text = `server: { public_url: https://app.example.com }
+roles: { map: [admin] }
+bearer: [ { issuer: https://idp.example.com, audiences: [api] } ]
+routes:
+  - { name: a, upstream: http://a, auth: [bearer], policy: { allow: [ { roles: [admin] } ] } }
+`;
+    assert.deepEqual(problems(text), ['2:15 roles.map: expected a map, got a list']);
   });
 });

@@ -170,6 +170,26 @@ describe('answerFor', () => {
     assert.deepEqual([a.status, a.decision, a.body], [503, 'error', true]);
     assert.deepEqual(a.headers['set-cookie'], cleared);
   });
+
+  it('issue-20: sends a GET on the wrong host to the same page on public_url, else 421', () => {
+    const rt = { ...canLogin(), publicOrigin: new URL('http://127.0.0.1:8080') };
+    const wrong = { outcome: 'error', reason: 'wrong_host' } as const;
+    const s = scope({ host: 'evil.example', proto: 'http' });
+    const nav = answerFor(wrong, s, rt, browser, PROXY_STYLE);
+    assert.equal(nav.status, 302);
+    assert.equal(nav.headers.location, 'http://127.0.0.1:8080/app/orders?id=1&x=2');
+    const post = answerFor(wrong, s, rt, { method: 'POST', headers: {} }, PROXY_STYLE);
+    assert.equal(post.status, 421);
+    assert.equal(post.open, 'http://127.0.0.1:8080/app/orders?id=1&x=2');
+    const cors = answerFor(
+      wrong,
+      s,
+      rt,
+      { method: 'GET', headers: { 'sec-fetch-mode': 'cors' } },
+      PROXY_STYLE,
+    );
+    assert.equal(cors.status, 421);
+  });
 });
 
 describe('answerFor: rate_limited', () => {

@@ -47,6 +47,7 @@ describe('explain', () => {
       groups: ['Okta-Admins'],
       roles: ['admin'],
       scopes: [],
+      unmappedGroups: [],
       decision: 'allow',
       reason: 'policy_allowed',
       rule: 'allow[0]',
@@ -56,6 +57,8 @@ describe('explain', () => {
         { rule: 'deny[0]', matched: false, checks: [{ key: 'groups', matched: false }] },
         { rule: 'allow[0]', matched: true, checks: [{ key: 'roles', matched: true }] },
       ],
+      missing: [],
+      candidates: [],
     });
   });
 
@@ -144,8 +147,10 @@ describe('formatExplain', () => {
         'rule: deny[0]',
         'groups: Suspended,Okta-Admins',
         'roles: admin',
+        'unmapped_groups: Suspended (no roles.map entry: they give no role)',
         'check: deny[0] yes (groups: yes)',
         'check: allow[0] yes (roles: yes)',
+        'denied_by: deny[0] refuses groups [Suspended]; you have [Suspended, Okta-Admins]',
         '',
       ].join('\n'),
     );
@@ -157,8 +162,28 @@ describe('formatExplain', () => {
     assert.match(dry, /\ndecision: allow\nreason: no_credentials\ndry_run: true\nenforced_decision: login\n/);
     assert.equal(
       formatExplain(explain(config, { url: 'https://nowhere.example/' })),
-      'decision: no_route\nreason: route_not_found\ngroups: \nroles: \n',
+      [
+        'decision: no_route',
+        'reason: route_not_found',
+        'groups: ',
+        'roles: ',
+        'candidate: admin: host app.example.com, path /admin, methods [GET, POST]',
+        'candidate: api: host app.example.com, path /api',
+        'candidate: beta: host app.example.com, path /beta',
+        'candidate: assets: host app.example.com, path /static',
+        '',
+      ].join('\n'),
     );
+  });
+
+  it('issue-20: names what an allow rule missed, and the routes near a path no route matched', () => {
+    const r = explain(config, { url: 'https://app.example.com/admin', claims: { groups: ['Eng'] } });
+    assert.deepEqual(r.missing, ['allow[0] needs roles [admin]; you have []']);
+    assert.deepEqual(r.unmappedGroups, ['Eng']);
+    const anonymous = explain(config, { url: 'https://app.example.com/admin' });
+    assert.match(anonymous.missing[0]!, /signed-in caller/);
+    const wrongHost = explain(config, { url: 'https://other.example.com/admin/x' });
+    assert.deepEqual(wrongHost.candidates, ['admin: host app.example.com, path /admin, methods [GET, POST]']);
   });
 });
 
