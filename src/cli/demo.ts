@@ -27,7 +27,7 @@ export async function runDemo(): Promise<number> {
   const prefix = '/.gatehouse';
   const idp = await startDevIdp({
     redirectUris: [`${publicUrl}${prefix}/callback`],
-    postLogoutRedirectUris: [`${publicUrl}/`, `${publicUrl}/public`],
+    postLogoutRedirectUris: [`${publicUrl}/`, `${publicUrl}/public`, `${publicUrl}/.gatehouse/signed_out`],
   });
   const upstream = await startDemoUpstream();
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-demo-'));

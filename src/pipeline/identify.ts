@@ -102,7 +102,15 @@ async function identifySession(
   }
   // A session from a provider this route does not take is no session here: the caller is sent
   // to log in with one it does take (the cookie stays for the routes it is good for).
-  if (!acceptsProvider(providers, idp.name)) return;
+  if (!acceptsProvider(providers, idp.name)) {
+    // Kept aside for the page that offers to switch providers (never used to decide).
+    try {
+      scope.otherSession = sessionIdentity(session, rt, idp);
+    } catch {
+      // no sub: nothing to show
+    }
+    return;
+  }
   // Revocations (sign_out, back-channel logout, on any replica) come from the store's local view.
   const revocation = rt.store.check({
     id: session.id,
