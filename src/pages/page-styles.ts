@@ -37,6 +37,7 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.375rem 1rem;margin:1r
 dt{font-weight:600}dd{margin:0;overflow-wrap:anywhere}
 code{font:.9em ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
 ul.actions{list-style:none;padding:0;margin-left:0}
+.stack li a.button{display:block}
 footer{padding:1rem 1.5rem;font-size:.875rem;color:var(--muted);text-align:center}
 footer p{margin:.25rem 0}
 `
