@@ -11,16 +11,15 @@ const ESCAPES: Record<string, string> = {
   '>': '&gt;',
   '"': '&quot;',
   "'": '&#39;',
-  '`': '&#96;',
-  '=': '&#61;',
 };
 
 /**
- * Text for an HTML element or a quoted attribute value. `` ` `` and `=` are escaped as well, so
- * that a value landing in a mis-quoted attribute cannot start another one.
+ * Text for an HTML element or a quoted attribute value – the only two places a value goes: the
+ * templates here quote every attribute, and an operator's layout may not put a placeholder
+ * unquoted inside a tag (`layout-template.ts`).
  */
 export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"'`=]/g, (ch) => ESCAPES[ch]!);
+  return text.replace(/[&<>"']/g, (ch) => ESCAPES[ch]!);
 }
 
 /** Markup made by {@link html}: the only kind a page interpolates without escaping. */
