@@ -16,6 +16,7 @@ import { type DevIdp, startDevIdp } from '../../src/demo/dev-idp.ts';
 import { chromiumSkip, launchChromium } from '../helpers/browser.ts';
 import { AUTHENTICATED, route, testConfig } from '../helpers/config.ts';
 import { freePort, startTestGatehouse, TEST_LOG_DIR, type TestGatehouse } from '../helpers/gatehouse.ts';
+import { CORP_LABEL, type MultiIdpWorld, startMultiIdpWorld } from '../helpers/multi-idp.ts';
 
 const PREFIX = '/.gatehouse';
 const IDLE_MS = 3000;
@@ -284,6 +285,54 @@ describe('pages in a browser', { skip: chromiumSkip() }, () => {
       assert.equal(await page.title(), 'You are signed out – Gatehouse');
     } finally {
       await page.close();
+    }
+  });
+});
+
+describe('provider switch page in a browser', { skip: chromiumSkip() }, () => {
+  let w: MultiIdpWorld;
+  let browser: Browser;
+  before(async () => {
+    w = await startMultiIdpWorld();
+    browser = await launchChromium();
+  });
+  after(async () => {
+    await browser?.close();
+    await w?.close();
+  });
+
+  it('a partners session on a corp-only route is told so, and "Sign in with corp" switches', async () => {
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      page.setDefaultTimeout(15_000);
+      await page.goto(`${w.gh.url}/home`);
+      await page.getByRole('link', { name: 'partners', exact: true }).click();
+      await page.fill('input[name="login"]', 'cg-carol');
+      await page.fill('input[name="password"]', 'any password');
+      await Promise.all([page.waitForURL(`${w.gh.url}/home`), page.click('button[type="submit"]')]);
+
+      const res = await page.goto(`${w.gh.url}/corp/wiki?p=1`);
+      assert.equal(res?.status(), 401);
+      assert.equal(page.url(), `${w.gh.url}/corp/wiki?p=1`, 'not sent away silently');
+      assert.equal(await page.locator('h1').textContent(), 'This page needs another sign-in');
+      assert.equal(
+        await page.locator('.who').textContent(),
+        'Signed in as Carol Cognito (carol@partner.example) via partners.',
+      );
+      assert.match((await page.locator('.card').textContent()) ?? '', /replaces your current session/);
+      assert.match(res!.headers()['content-security-policy']!, /^default-src 'none'; style-src 'sha256-/);
+      await page.getByRole('link', { name: `Sign in with ${CORP_LABEL}` }).click();
+      assert.ok(page.url().startsWith(w.corp.issuer), `at corp's login, at ${page.url()}`);
+      await page.fill('input[name="login"]', 'kc-alice');
+      await page.fill('input[name="password"]', 'any password');
+      await Promise.all([page.waitForURL(`${w.gh.url}/corp/wiki?p=1`), page.click('button[type="submit"]')]);
+      assert.match((await page.textContent('body')) ?? '', /"x-auth-request-user":\s*"kc-alice"/);
+      // The corp session replaced the partners one: a partners-only page now asks again.
+      const partner = await page.goto(`${w.gh.url}/partner/home`);
+      assert.notEqual(partner?.status(), 200);
+    } finally {
+      await context.close();
     }
   });
 });
