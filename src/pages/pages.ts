@@ -19,6 +19,8 @@ export interface Pages {
   error(code: ReasonCode, status: number, ctx?: ErrorPageContext): string;
   chooser(entries: readonly ChooserEntry[], rd: string, requestId?: string): string;
   signedOut(requestId?: string): string;
+  /** `{prefix}/sign_in`'s body (shown when nginx forces the status): a link to `location` */
+  signIn(location: string, requestId?: string): string;
   providerSwitch(s: ProviderSwitch): string;
   userinfo(id: Identity, requestId?: string): string;
   /** how a page names the person behind `id` */
@@ -53,6 +55,13 @@ export function createPages(opts: PagesOptions = {}): Pages {
     chooser: (entries, rd, requestId) =>
       renderer.render(chooserModel(entries, `${prefix}/start`, rd, requestId)),
     signedOut: (requestId) => renderer.render(signedOutModel(prefix, requestId)),
+    signIn: (location, requestId) =>
+      renderer.render({
+        title: 'Sign in to continue',
+        message: 'This page is only for signed-in users.',
+        actions: [{ label: 'Sign in', href: location, primary: true }],
+        ...(requestId !== undefined ? { requestId } : {}),
+      }),
     providerSwitch: (s) => renderer.render(providerSwitchModel(s, prefix)),
     userinfo: (id, requestId) => renderer.render(userinfoModel(id, who(id), prefix, requestId)),
     who,
