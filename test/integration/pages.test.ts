@@ -283,6 +283,18 @@ describe('pages in a browser', { skip: chromiumSkip() }, () => {
       await page.goto(`${custom.url}${PREFIX}/signed_out`);
       assert.equal(await page.locator('#custom-layout h1').textContent(), 'You are signed out');
       assert.equal(await page.title(), 'You are signed out – Gatehouse');
+
+      // A broken layout on reload is a config error; the old layout keeps serving.
+      const layout = join(assets, 'templates', 'layout.html');
+      writeFileSync(layout, '<h1>{{title}}</h1><script>alert(1)</script>{{> details}}{{> actions}}');
+      const reload = await custom.gh.reload();
+      assert.equal(reload.ok, false);
+      assert.match(
+        String(!reload.ok && reload.error.message),
+        /ui\.templates_dir: layout\.html: <script> is not allowed/,
+      );
+      await page.goto(`${custom.url}${PREFIX}/signed_out`);
+      assert.equal(await page.locator('#custom-layout h1').textContent(), 'You are signed out');
     } finally {
       await page.close();
     }
