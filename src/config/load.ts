@@ -59,7 +59,10 @@ export async function loadConfig(
   return parseConfig(text, file, { env: opts.env ?? process.env, readFile: readSecretFile });
 }
 
-/** Parse config text. Pure apart from `opts`; throws only `ConfigError`. */
+/**
+ * Parse config text. Pure apart from `opts` and the `ui:` files it names (`custom_css`,
+ * `templates_dir`, read relative to `file`'s folder); throws only `ConfigError`.
+ */
 export function parseConfig(text: string, file: string, opts: ParseOptions): LoadedConfig {
   try {
     return parse(text, file, opts);
