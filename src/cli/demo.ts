@@ -47,7 +47,7 @@ export async function runDemo(): Promise<number> {
   const prefix = '/.gatehouse';
   const idp = await startDevIdp({
     redirectUris: [`${publicUrl}${prefix}/callback`],
-    postLogoutRedirectUris: [`${publicUrl}/`, `${publicUrl}/public`],
+    postLogoutRedirectUris: [`${publicUrl}/`, `${publicUrl}/public`, `${publicUrl}${prefix}/signed_out`],
     loginHint: true,
   });
   const upstream = await startDemoUpstream();

@@ -6,6 +6,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import { LineCounter, parseDocument } from 'yaml';
 import { ConfigError, type ConfigProblem } from '../errors.ts';
+import type { UiSettings } from '../pages/page-template.ts';
+import { readUiAssets } from '../pages/ui-assets.ts';
 import { type InputLookup, issueMessage, issuesToProblems } from './issues.ts';
 import { knownKeysAt } from './known-keys.ts';
 import { salvage } from './partial.ts';
@@ -27,6 +29,8 @@ export interface LoadedConfig {
   readonly secretPaths: ReadonlySet<string>;
   /** files read through `${file:}`, so a reload re-reads them (and a watcher can watch them) */
   readonly fileRefs: readonly string[];
+  /** `ui:` with its files (`custom_css`, `templates_dir`) read and checked; absent: defaults */
+  readonly ui?: UiSettings;
   /** where a config path was written, for messages about it after loading (policy tests) */
   locate(path: ConfigPath, message?: string): ConfigProblem;
 }
@@ -57,7 +61,10 @@ export async function loadConfig(
   return parseConfig(text, file, { env: opts.env ?? process.env, readFile: opts.readFile ?? readSecretFile });
 }
 
-/** Parse config text. Pure apart from `opts`; throws only `ConfigError`. */
+/**
+ * Parse config text. Pure apart from `opts` and the `ui:` files it names (`custom_css`,
+ * `templates_dir`, read relative to `file`'s folder); throws only `ConfigError`.
+ */
 export function parseConfig(text: string, file: string, opts: ParseOptions): LoadedConfig {
   try {
     return parse(text, file, opts);
@@ -98,8 +105,12 @@ function parse(text: string, file: string, opts: ParseOptions): LoadedConfig {
   const problems: ConfigProblem[] = [...tree.problems];
   const result = configSchema.safeParse(tree.value, { error: issueMessage });
   const scrub = scrubber(tree);
+  let ui: UiSettings | undefined;
   if (result.success) {
     problems.push(...validateSemantics(result.data).map((p) => scrub(positions.locate(p))));
+    const assets = readUiAssets(result.data.ui, file);
+    ui = assets.settings;
+    problems.push(...assets.problems.map((p) => positions.locate(p)));
   } else {
     for (const p of issuesToProblems(result.error.issues, input)) {
       // A failed reference was already reported; its placeholder text would only add noise.
@@ -119,6 +130,7 @@ function parse(text: string, file: string, opts: ParseOptions): LoadedConfig {
     file,
     secretPaths: tree.secretPaths,
     fileRefs: Object.freeze([...tree.fileRefs]),
+    ...(ui !== undefined ? { ui } : {}),
     locate: (path: ConfigPath, message = '') => positions.locate({ path, message }),
   });
 }

@@ -381,6 +381,41 @@ export const oidcSchema = z.strictObject({
 });
 export type OidcConfig = z.infer<typeof oidcSchema>;
 
+/**
+ * A link a page shows (logo, support): `https://…` or a path on this site (`/help`). No `http:`
+ * (mixed content, and a logo's origin goes into the CSP), no `//host`, no `javascript:`.
+ */
+const pageUrl = z
+  .string()
+  .max(2048)
+  .refine(
+    (v) => {
+      if (/^\/(?![/\\])/.test(v)) return /^[\x21-\x7e]+$/.test(v);
+      if (!/^https:\/\/[^/]/i.test(v)) return false;
+      try {
+        const url = new URL(v);
+        return url.protocol === 'https:' && url.username === '' && url.password === '';
+      } catch {
+        return false;
+      }
+    },
+    { message: 'must be an https:// URL or a path starting with /' },
+  );
+
+/** The pages Gatehouse renders (errors, chooser, signed out, …): branding and an own layout. */
+export const uiSchema = z.strictObject({
+  /** shown in every page's header and title */
+  app_name: z.string().min(1).max(100).optional(),
+  /** an image in the header; its origin is the only one the pages' CSP admits for images */
+  logo_url: pageUrl.optional(),
+  /** a "Contact support" link in every page's footer */
+  support_url: pageUrl.optional(),
+  /** a CSS file (≤ 64 KiB) appended to the pages' stylesheet; read at load, hashed into the CSP */
+  custom_css: z.string().min(1).optional(),
+  /** a folder with `layout.html` replacing the default layout; read at load */
+  templates_dir: z.string().min(1).optional(),
+});
+
 export const configSchema = z.strictObject({
   server: z
     .strictObject({
@@ -505,6 +540,7 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   audit: z.strictObject({ output: z.string().min(1).default('stdout') }).prefault({}),
+  ui: uiSchema.prefault({}),
   store: z
     .string()
     .refine((v) => v === 'memory' || /^rediss?:\/\//.test(v), { message: 'must be memory or redis://…' })

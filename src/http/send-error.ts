@@ -1,25 +1,18 @@
 /**
  * The one way an error reaches a client: a status from the `REASONS` registry and the client-safe
- * detail text, as a small escaped HTML page for browsers or JSON for everything else. Nothing
- * from an exception (message, stack, cause) is ever rendered.
+ * detail text, as an error page for browsers (`src/pages/`: what happened in plain words and what
+ * to do next) or JSON for everything else. Nothing from an exception (message, stack, cause) is
+ * ever rendered.
  */
-import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { REASONS, type ReasonCode } from '../errors.ts';
+import type { ErrorPageContext } from '../pages/error-page.ts';
+import { DEFAULT_PAGES, type Pages } from '../pages/pages.ts';
+
+export { escapeHtml } from '../pages/escape.ts';
 
 /** Request ids are echoed into a header only when they are a plain token. */
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
-
-const ESCAPES: Record<string, string> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&#39;',
-};
-
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (ch) => ESCAPES[ch]!);
-}
 
 /**
  * The q-value the `Accept` header gives `type/subtype`, taken from its most specific matching
@@ -58,21 +51,9 @@ export function prefersHtml(accept: string | undefined): boolean {
   return html > 0 && html > acceptQuality(accept, 'application/json');
 }
 
-function htmlPage(
-  status: number,
-  code: ReasonCode,
-  requestId: string | undefined,
-  open: string | undefined,
-): string {
-  const title = `${status} ${STATUS_CODES[status] ?? 'Error'}`;
-  const id = requestId ? `<p><small>Request ID: <code>${escapeHtml(requestId)}</code></small></p>` : '';
-  const link = open ? `<p>Open <a href="${escapeHtml(open)}">${escapeHtml(open)}</a></p>` : '';
-  return (
-    '<!doctype html><html lang="en"><head><meta charset="utf-8">' +
-    `<meta name="viewport" content="width=device-width"><title>${escapeHtml(title)}</title></head>` +
-    `<body><h1>${escapeHtml(title)}</h1><p>${escapeHtml(REASONS[code].detail)}</p>${link}` +
-    `<p><small>Reason: <code>${escapeHtml(code)}</code></small></p>${id}</body></html>\n`
-  );
+/** What an error page may say beyond the reason: the config's pages, who, where to sign in. */
+export interface PageOptions extends Omit<ErrorPageContext, 'requestId'> {
+  readonly pages?: Pages;
 }
 
 /**
@@ -89,8 +70,8 @@ export function sendError(
     headers?: Record<string, string | string[]>;
     /** overrides `REASONS[code].status` (nginx auth_request understands only 2xx/401/403) */
     status?: number;
-    /** a URL of ours to open instead (`wrong_host`: the same page on `public_url`) */
-    open?: string;
+    /** the HTML page's settings and context (JSON bodies never change) */
+    page?: PageOptions;
   } = {},
 ): void {
   if (res.headersSent || res.writableEnded) {
@@ -99,7 +80,7 @@ export function sendError(
   }
   if (res.destroyed) return;
   const status = opts.status ?? REASONS[code].status;
-  const { body, headers } = errorBody(req.headers.accept, status, code, opts.requestId, opts.open);
+  const { body, headers } = errorBody(req.headers.accept, status, code, opts.requestId, opts.page);
   try {
     // Headers an upstream or an earlier stage set on `res` do not belong to this answer.
     for (const name of res.getHeaderNames()) res.removeHeader(name);
@@ -130,17 +111,19 @@ export function errorBody(
   status: number,
   code: ReasonCode,
   requestId: string | undefined,
-  open?: string,
+  page: PageOptions = {},
 ): ErrorBody {
-  if (prefersHtml(accept))
-    return { html: true, body: htmlPage(status, code, requestId, open), headers: HTML_HEADERS };
-  const body = `${JSON.stringify({ error: code, message: REASONS[code].detail, request_id: requestId, ...(open ? { open } : {}) })}\n`;
+  if (prefersHtml(accept)) {
+    const { pages = DEFAULT_PAGES, ...ctx } = page;
+    const body = pages.error(code, status, requestId === undefined ? ctx : { ...ctx, requestId });
+    return { html: true, body, headers: pages.headers };
+  }
+  const open = page.open === undefined ? {} : { open: page.open };
+  const body = `${JSON.stringify({ error: code, message: REASONS[code].detail, request_id: requestId, ...open })}\n`;
   return { html: false, body, headers: JSON_HEADERS };
 }
-const COMMON_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
-const HTML_HEADERS = Object.freeze({
-  'content-type': 'text/html; charset=utf-8',
-  ...COMMON_HEADERS,
-  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
+const JSON_HEADERS = Object.freeze({
+  'content-type': 'application/json; charset=utf-8',
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
 });
-const JSON_HEADERS = Object.freeze({ 'content-type': 'application/json; charset=utf-8', ...COMMON_HEADERS });

@@ -8,6 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as oauth from 'oauth4webapi';
 import { GatehouseError } from '../errors.ts';
+import type { PageOptions } from '../http/send-error.ts';
 import { exchangeCode } from './code-exchange.ts';
 import { describeIdpError } from './idp-errors.ts';
 import {
@@ -31,9 +32,13 @@ export async function handleCallback(
   pathProvider?: string,
 ): Promise<EndpointOutcome> {
   const setCookies: string[] = [];
-  const refuse = (code: Parameters<typeof fail>[3], evidence: Record<string, unknown> = {}) => {
+  const refuse = (
+    code: Parameters<typeof fail>[3],
+    evidence: Record<string, unknown> = {},
+    page: PageOptions = {},
+  ) => {
     s.log.warn({ request_id: ctx.requestId, reason: code, ...evidence }, 'login callback failed');
-    return fail(req, res, ctx, code, setCookies);
+    return fail(req, res, ctx, code, setCookies, {}, page);
   };
   if (req.method !== 'GET') return fail(req, res, ctx, 'bad_request', [], { Allow: 'GET' });
 
@@ -75,7 +80,10 @@ export async function handleCallback(
     // does (RFC 9207: mix-up defence).
     callbackParams = oauth.validateAuthResponse(as, client.client, params, login.state);
   } catch (err) {
-    return refuse('idp_error', describeIdpError(err));
+    // The IdP's own words (`access_denied: "User is not assigned to this app"`) tell the person
+    // what to do; the page shortens and escapes them like any text.
+    const said = err instanceof oauth.AuthorizationResponseError ? err.error_description : undefined;
+    return refuse('idp_error', describeIdpError(err), said ? { idpMessage: said } : {});
   }
 
   let session: ReturnType<typeof newSession>;

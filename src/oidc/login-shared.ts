@@ -9,8 +9,9 @@ import type { Dispatcher } from 'undici';
 import type { OidcProviderConfig } from '../config/providers.ts';
 import type { Config } from '../config/schema.ts';
 import type { ReasonCode } from '../errors.ts';
-import { sendError } from '../http/send-error.ts';
+import { type PageOptions, sendError } from '../http/send-error.ts';
 import type { Log } from '../observe/logger.ts';
+import type { Pages } from '../pages/pages.ts';
 import type { SessionCodec } from '../session/cookie-codec.ts';
 import { type SessionData, sessionProvider } from '../session/session-data.ts';
 import type { LoginCookies } from './login-state.ts';
@@ -22,6 +23,8 @@ export interface EndpointContext {
   /** `server.endpoints_prefix` */
   prefix: string;
   clientIp: string;
+  /** the config's pages (error pages, chooser, signed out); default: plain ones */
+  pages?: Pages;
 }
 
 export interface EndpointOutcome {
@@ -65,6 +68,8 @@ export interface LoginDeps {
   log: Log;
   /** the top-level claim names sessions keep (`sessionClaimNames` in session/session-data.ts) */
   claimNames: ReadonlySet<string>;
+  /** the pages (chooser, signed out, errors) with the config's `ui:`; default: plain ones */
+  pages?: Pages;
   /**
    * The providers the route behind a login target accepts (undefined: all), so the chooser
    * offers only logins that can open the page the user asked for.
@@ -121,10 +126,12 @@ export function fail(
   code: ReasonCode,
   setCookies: readonly string[] = [],
   headers: Record<string, string> = {},
+  page: PageOptions = {},
 ): EndpointOutcome {
   sendError(req, res, code, {
     requestId: ctx.requestId,
     headers: setCookies.length > 0 ? { ...headers, 'Set-Cookie': [...setCookies] } : headers,
+    page: ctx.pages ? { pages: ctx.pages, ...page } : page,
   });
   return { outcome: 'error', reason: code };
 }

@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as oauth from 'oauth4webapi';
-import { chooserHtml, sendChooser } from './chooser-page.ts';
+import { DEFAULT_PAGES } from '../pages/pages.ts';
 import {
   type EndpointContext,
   type EndpointOutcome,
@@ -65,11 +65,10 @@ export async function handleStart(
     const fitting = all.filter((e) => allowed === undefined || allowed.includes(e.name));
     if (fitting.length === 1) p = fitting[0];
     else {
-      sendChooser(
-        res,
-        chooserHtml(fitting.length > 0 ? fitting : all, `${ctx.prefix}/start`, rd),
-        req.method === 'HEAD',
-      );
+      const pages = ctx.pages ?? DEFAULT_PAGES;
+      const page = pages.chooser(fitting.length > 0 ? fitting : all, rd, ctx.requestId);
+      res.writeHead(200, { ...pages.headers, 'content-length': Buffer.byteLength(page) });
+      res.end(req.method === 'HEAD' ? undefined : page);
       return { outcome: 'ok' };
     }
   }

@@ -1,6 +1,6 @@
 /**
  * `{prefix}/sign_out?rd=…`: clear the session and, when the IdP supports it, end the IdP
- * session too (RP-initiated logout). A cross-site page must not be able to sign users out
+ * session too (RP-initiated logout); then on to `rd`, or to the `{prefix}/signed_out` page. A cross-site page must not be able to sign users out
  * (logout CSRF), so a GET must carry `Sec-Fetch-Site: same-origin|none` – or, from browsers
  * without Fetch Metadata, an `Origin`/`Referer` (when present) on our own origin; a POST is
  * refused only when it is explicitly cross-site.
@@ -32,12 +32,16 @@ export async function handleSignOut(
     s.log.warn({ request_id: ctx.requestId }, 'sign_out refused: cross-site request');
     return fail(req, res, ctx, 'cross_site_request');
   }
+  // Without a place to go (or asked to come back to the sign-out itself, which would loop), the
+  // browser lands on `{prefix}/signed_out`, a page that says it worked. A public page is fine too:
+  // `rd` passes the same checks as after a login.
+  const signedOut = `${ctx.prefix}/signed_out`;
   const rdParam = queryOf(req, ctx).get('rd');
-  let rd = '/';
+  let rd = signedOut;
   if (rdParam !== null && rdParam !== '') {
     const safe = safeRedirect(rdParam, ctx.publicOrigin, s.config.server.allowed_redirect_domains);
     if (safe === undefined) return fail(req, res, ctx, 'redirect_rejected');
-    rd = safe;
+    rd = isSignOut(safe, ctx) ? signedOut : safe;
   }
   const target = rd.startsWith('/') ? `${ctx.publicOrigin.origin}${rd}` : rd;
 
@@ -68,6 +72,12 @@ export async function handleSignOut(
   const email = typeof session?.claims.email === 'string' ? session.claims.email : undefined;
   s.log.info({ request_id: ctx.requestId, sub, session_id: session?.id }, 'signed out');
   return { outcome: 'ok', ...(sub ? { sub } : {}), ...(email ? { email } : {}) };
+}
+
+/** `rd` is `{prefix}/sign_out` on our own origin (any query): signing out again would loop. */
+function isSignOut(rd: string, ctx: EndpointContext): boolean {
+  const url = new URL(rd, ctx.publicOrigin);
+  return url.origin === ctx.publicOrigin.origin && url.pathname === `${ctx.prefix}/sign_out`;
 }
 
 /** Could this request have been made by a page on another site? */

@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ReasonCode } from '../errors.ts';
+import { DEFAULT_PAGES } from '../pages/pages.ts';
 import { serveAuthRequest } from './auth-request.ts';
 import { EXT_AUTHZ, serveExtAuthz } from './ext-authz.ts';
 import { serveForwardAuth } from './forward-auth.ts';
@@ -61,6 +62,20 @@ export async function serveEndpoint(
       res.end(JSON.stringify(rt.assertions.jwks()));
       scope.outcome = { decision: 'allow', reason: 'public_route', status: 200 };
       return;
+    case 'signed_out': {
+      // Where sign_out lands without an `rd` (the IdP's post-logout redirect too): a page that
+      // says it worked. It reads no cookie and needs none.
+      const pages = rt.pages ?? DEFAULT_PAGES;
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        answer(req, res, scope, rt, 'bad_request');
+        return;
+      }
+      const page = pages.signedOut(scope.requestId);
+      res.writeHead(200, { ...pages.headers, 'content-length': Buffer.byteLength(page) });
+      res.end(req.method === 'HEAD' ? undefined : page);
+      scope.outcome = { decision: 'allow', reason: 'public_route', status: 200 };
+      return;
+    }
     case 'sign_in': // oauth2-proxy's name: a redirect to start, so its nginx configs work unchanged
       if (!rt.login) answer(req, res, scope, rt, 'login_not_configured');
       else serveSignIn(req, res, scope, rt);
@@ -78,6 +93,7 @@ export async function serveEndpoint(
         publicOrigin: rt.publicOrigin!,
         prefix: rt.prefix,
         clientIp: scope.clientIp,
+        ...(rt.pages ? { pages: rt.pages } : {}),
       };
       const login = rt.login;
       const handler =

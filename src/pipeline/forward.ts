@@ -64,6 +64,7 @@ function proxyContext(
     proto: scope.proto,
     host: scope.host,
     requestId: scope.requestId,
+    ...(rt.pages ? { pages: rt.pages } : {}),
     onDone: (done: ProxyOutcome) => {
       rt.metrics.upstreamDuration.observe({ route: route.name }, done.upstreamMs / 1000);
       if (done.reason) {

@@ -118,15 +118,28 @@ async function identifySession(
   }
   // A session from a provider this route does not take is no session here: the caller is sent
   // to log in with one it does take (the cookie stays for the routes it is good for).
-  if (!acceptsProvider(providers, idp.name)) return;
   // Revocations (sign_out, back-channel logout, on any replica) come from the store's local view.
-  const revocation = rt.store.check({
-    id: session.id,
-    iss: session.iss,
-    sub: String(session.claims.sub),
-    createdAt: session.createdAt,
-    ...(session.idpSid !== undefined ? { idpSid: session.idpSid } : {}),
-  });
+  const revocationOf = (s: SessionData) =>
+    rt.store.check({
+      id: s.id,
+      iss: s.iss,
+      sub: String(s.claims.sub),
+      createdAt: s.createdAt,
+      ...(s.idpSid !== undefined ? { idpSid: s.idpSid } : {}),
+    });
+  if (!acceptsProvider(providers, idp.name)) {
+    // Kept aside for the page that offers to switch providers (never used to decide); a signed
+    // out session names nobody.
+    if (revocationOf(session) === 'ok') {
+      try {
+        scope.otherSession = sessionIdentity(session, rt, idp);
+      } catch {
+        // no sub: nothing to show
+      }
+    }
+    return;
+  }
+  const revocation = revocationOf(session);
   if (revocation === 'revoked') {
     scope.authFailure = 'session_revoked';
     scope.setCookies = codec.clear(read.present);

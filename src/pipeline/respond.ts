@@ -10,8 +10,10 @@
  *   is missing when an allow rule failed on its `scopes:` alone – RFC 6750 §3.1)
  * - error → the reason's status from the registry (`src/errors.ts`)
  *
- * Bodies are `sendError`'s (HTML or JSON by `Accept`), with the registry's client-safe texts:
- * they name the reason, never internals. An edge proxy that reads only the head (nginx
+ * Bodies are `sendError`'s (an error page from `src/pages/` or JSON by `Accept`), with the
+ * registry's client-safe texts: they name the reason, never internals. A navigating browser whose
+ * session expired, or whose session is from a provider the route does not accept, gets a page
+ * saying so (401) instead of a silent redirect to sign in ({@link pageAnswer}). An edge proxy that reads only the head (nginx
  * `auth_request` from a trusted peer) gets none.
  * @see https://www.rfc-editor.org/rfc/rfc6750#section-3
  */
@@ -19,7 +21,8 @@ import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:ht
 import type { Duplex } from 'node:stream';
 import { REASONS, type ReasonCode } from '../errors.ts';
 import { originalUrl } from '../http/original-url.ts';
-import { sendError } from '../http/send-error.ts';
+import { type PageOptions, prefersHtml, sendError } from '../http/send-error.ts';
+import { DEFAULT_PAGES, type Pages } from '../pages/pages.ts';
 import type { Verdict } from './check.ts';
 import { dpopAnswer } from './dpop-challenge.ts';
 import { publicLocation } from './public-host.ts';
@@ -78,7 +81,23 @@ export interface Answer {
   readonly headers: Record<string, string | string[]>;
   /** `wrong_host`: the address the body tells the client to open */
   readonly open?: string;
+  /** what an HTML body offers beyond the reason's own page (see {@link pageAnswer}) */
+  readonly page?: AnswerPage;
 }
+
+/**
+ * A browser navigation that needs a login but should not be sent away silently:
+ * - `signIn`: its session expired (idle or absolute) – a page says so, with "Sign in again"
+ *   leading to this login URL (which carries `rd`)
+ * - `switchTo`: it is signed in with a provider this route does not accept – a page names both
+ *   and offers a sign-in with each accepted one (which replaces the session)
+ */
+export type AnswerPage =
+  | { readonly signIn: string }
+  | { readonly switchTo: readonly string[]; readonly rd: string };
+
+/** Expiry reasons a navigating browser is told about instead of silently redirected. */
+const EXPIRED: ReadonlySet<ReasonCode> = new Set(['session_expired', 'session_idle']);
 
 /** What a request that accepts a redirect looks like: a top-level browser navigation. */
 export interface RequestHead {
@@ -112,7 +131,14 @@ export function answerFor(
     const login = style.redirectToLogin && scope.route ? rt.loginTarget(scope.route) : undefined;
     if (login?.canLogin && isBrowserNavigation(req)) {
       const provider = login.provider === undefined ? '' : `provider=${encodeURIComponent(login.provider)}&`;
-      headers.location = `${login.startUrl}?${provider}rd=${encodeURIComponent(originalUrl(scope))}`;
+      const rd = originalUrl(scope);
+      const location = `${login.startUrl}?${provider}rd=${encodeURIComponent(rd)}`;
+      const page = pageAnswer(reason, scope, location, rd);
+      if (page) {
+        headers['www-authenticate'] = wwwAuthenticate(reason, false);
+        return { status: 401, decision: 'login', reason, bodyCode: reason, body: true, headers, page };
+      }
+      headers.location = location;
       headers['cache-control'] = 'no-store';
       return { status: 302, decision: 'login', reason, bodyCode: reason, body: false, headers };
     }
@@ -138,6 +164,20 @@ export function answerFor(
 }
 
 /**
+ * The page a navigating browser gets instead of a silent redirect to sign in, or undefined for
+ * the redirect. An expired session ends with a page: being sent to the IdP without a word looks
+ * like a bug, and the IdP's SSO may sign the person straight back in, hiding that it ever
+ * expired. A session from a provider the route does not take is kept until the person chooses.
+ */
+function pageAnswer(reason: ReasonCode, scope: Scope, signIn: string, rd: string): AnswerPage | undefined {
+  if (EXPIRED.has(reason)) return { signIn };
+  if (!scope.otherSession) return undefined;
+  const accepted = scope.route?.config.providers;
+  if (accepted && accepted.length > 0) return { switchTo: accepted, rd };
+  return undefined;
+}
+
+/**
  * Answers a non-allow verdict on `res`, and records the outcome for the audit line. `original`
  * describes the request decided when `req` is an edge proxy's subrequest about it (its method
  * and headers tell whether it was a browser navigation).
@@ -147,18 +187,22 @@ export function respond(
   res: ServerResponse,
   scope: Scope,
   verdict: Verdict,
-  rt: Pick<Routing, 'loginTarget' | 'publicOrigin'>,
+  rt: Pick<Routing, 'loginTarget' | 'publicOrigin' | 'pages'>,
   style: AnswerStyle,
   original: RequestHead = req,
 ): void {
   const answer = answerFor(verdict, scope, rt, original, style);
   scope.outcome = { decision: answer.decision, reason: answer.reason, status: answer.status };
+  if (answer.page && 'switchTo' in answer.page && scope.otherSession && prefersHtml(req.headers.accept)) {
+    sendProviderSwitch(req, res, scope, answer, answer.page, rt.pages ?? DEFAULT_PAGES);
+    return;
+  }
   if (answer.body) {
     sendError(req, res, answer.bodyCode, {
       requestId: scope.requestId,
       headers: answer.headers,
       status: answer.status,
-      ...(answer.open === undefined ? {} : { open: answer.open }),
+      page: pageOptions(scope, answer, rt.pages),
     });
     return;
   }
@@ -166,6 +210,40 @@ export function respond(
   // alive only when it knows no body follows.
   res.writeHead(answer.status, { 'cache-control': 'no-store', 'content-length': '0', ...answer.headers });
   res.end();
+}
+
+/** What the error page may say: who is signed in (a 403), where to sign in again, what to retry. */
+function pageOptions(scope: Scope, answer: Answer, pages: Pages | undefined): PageOptions {
+  const out: { -readonly [K in keyof PageOptions]: PageOptions[K] } = {};
+  if (pages) out.pages = pages;
+  if (scope.identity && answer.status === 403) out.who = (pages ?? DEFAULT_PAGES).who(scope.identity);
+  if (answer.page && 'signIn' in answer.page) out.signIn = answer.page.signIn;
+  if (scope.target) out.retry = originalUrl(scope);
+  if (answer.open !== undefined) out.open = answer.open;
+  return out;
+}
+
+function sendProviderSwitch(
+  req: IncomingMessage,
+  res: ServerResponse,
+  scope: Scope,
+  answer: Answer,
+  to: { readonly switchTo: readonly string[]; readonly rd: string },
+  pages: Pages,
+): void {
+  const html = pages.providerSwitch({
+    who: pages.who(scope.otherSession!),
+    accepted: to.switchTo.map((name) => ({ name, label: pages.idpLabel(name) })),
+    rd: to.rd,
+    requestId: scope.requestId,
+  });
+  res.writeHead(answer.status, {
+    ...answer.headers,
+    ...pages.headers,
+    'content-length': Buffer.byteLength(html),
+    'x-request-id': scope.requestId,
+  });
+  res.end(req.method === 'HEAD' ? undefined : html);
 }
 
 /** Refuses a websocket handshake with a bare status line; returns the status for the audit line. */

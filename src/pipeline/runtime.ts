@@ -17,6 +17,7 @@ import type { RecentDecisions } from '../observe/recent-decisions.ts';
 import type { EndpointHandler, LoginEndpoints } from '../oidc/login-shared.ts';
 import type { OidcClient } from '../oidc/oidc-client.ts';
 import type { Refresher } from '../oidc/refresh.ts';
+import type { Pages } from '../pages/pages.ts';
 import type { CompiledPolicy } from '../policy/compile-policy.ts';
 import type { IdpDirectory } from '../policy/idp-directory.ts';
 import type { CompiledRoute, RouteTable } from '../policy/route-table.ts';
@@ -61,6 +62,8 @@ export interface Routing {
   readonly policies: ReadonlyMap<string, CompiledPolicy>;
   readonly isTrustedProxy: (ip: string | undefined) => boolean;
   loginTarget(route: CompiledRoute): LoginTarget;
+  /** every page a browser may be shown (errors, sign-in, signed out …), with the `ui:` settings */
+  readonly pages?: Pages;
 }
 
 /** identify + refresh: credentials to an Identity. */

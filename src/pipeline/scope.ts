@@ -28,6 +28,11 @@ export interface Scope {
   identity?: Identity;
   /** the credential presented, for pass_access_token (never logged) */
   accessToken?: string;
+  /**
+   * a valid session from a provider this route does not accept: not this request's identity, but
+   * who a page offering to switch providers is talking to
+   */
+  otherSession?: Identity;
   /** why identification failed, when a credential was presented but refused */
   authFailure?: ReasonCode;
   decision?: Decision;
@@ -92,6 +97,7 @@ export function newScope(start: ScopeStart): Scope {
     route: undefined,
     identity: undefined,
     accessToken: undefined,
+    otherSession: undefined,
     authFailure: undefined,
     decision: undefined,
     setCookies: undefined,

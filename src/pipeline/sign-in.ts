@@ -12,7 +12,7 @@
  * `{prefix}/start` validates it (`safeRedirect`), so this endpoint never judges or follows it.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { escapeHtml } from '../http/send-error.ts';
+import { DEFAULT_PAGES } from '../pages/pages.ts';
 import type { Runtime } from './runtime.ts';
 import type { Scope } from './scope.ts';
 
@@ -25,13 +25,11 @@ export function serveSignIn(req: IncomingMessage, res: ServerResponse, scope: Sc
   const startPath = `${rt.prefix}/start`;
   const start = rt.publicOrigin ? new URL(startPath, rt.publicOrigin).href : startPath;
   const location = rd ? `${start}?rd=${encodeURIComponent(rd)}` : start;
-  const body =
-    '<!doctype html><html><head><meta charset="utf-8"><title>Sign in</title></head><body>' +
-    `<p><a href="${escapeHtml(location)}">Sign in</a></p></body></html>\n`;
+  const pages = rt.pages ?? DEFAULT_PAGES;
+  const body = pages.signIn(location, scope.requestId);
   res.writeHead(302, {
+    ...pages.headers,
     location,
-    'cache-control': 'no-store',
-    'content-type': 'text/html; charset=utf-8',
     'content-length': Buffer.byteLength(body),
     'x-request-id': scope.requestId,
   });

@@ -1,9 +1,11 @@
 /**
  * `{prefix}/userinfo`: the caller's identity as Gatehouse sees it – the first thing to check
  * when someone asks "why am I denied": their groups and mapped roles. Any credential kind from
- * any provider; 401 without one.
+ * any provider; 401 without one. JSON, or a readable page for a browser (`Accept: text/html`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { prefersHtml } from '../http/send-error.ts';
+import { DEFAULT_PAGES } from '../pages/pages.ts';
 import type { CompiledPolicy, Decision } from '../policy/compile-policy.ts';
 import { check, type Guard } from './check.ts';
 import { credentialsOf } from './identify.ts';
@@ -29,6 +31,14 @@ export async function serveUserinfo(
   if (verdict.outcome !== 'allow' || !id) return respond(req, res, scope, verdict, rt, API_STYLE);
   scope.outcome = { decision: 'allow', reason: 'policy_allowed', status: 200 };
   const cookies = scope.setCookies ? { 'set-cookie': scope.setCookies } : undefined;
+  if (prefersHtml(req.headers.accept)) {
+    // A person looking at their own identity: the same fields as a readable page.
+    const pages = rt.pages ?? DEFAULT_PAGES;
+    const page = pages.userinfo(id, scope.requestId);
+    res.writeHead(200, { ...pages.headers, 'content-length': Buffer.byteLength(page), ...cookies });
+    res.end(req.method === 'HEAD' ? undefined : page);
+    return;
+  }
   res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', ...cookies });
   res.end(
     JSON.stringify({

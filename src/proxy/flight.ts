@@ -141,7 +141,11 @@ class FlightImpl implements Flight {
     this.reason ??= code;
     this.abortUpstream?.();
     if (this.#kind === 'web') {
-      sendError(this.#req, this.#sink as ServerResponse, code, { requestId: this.ctx.requestId });
+      const { pages, target } = this.ctx;
+      sendError(this.#req, this.#sink as ServerResponse, code, {
+        requestId: this.ctx.requestId,
+        page: { ...(pages ? { pages } : {}), retry: `${target.path}${target.search}` },
+      });
     } else if (this.#upgraded) {
       this.#sink.destroy();
     } else {

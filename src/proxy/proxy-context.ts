@@ -5,6 +5,7 @@
  */
 import type { ReasonCode } from '../errors.ts';
 import type { RequestTarget } from '../http/request-target.ts';
+import type { Pages } from '../pages/pages.ts';
 
 export interface ProxyOutcome {
   /** the status the client got; 499 when the client went away before an answer */
@@ -24,6 +25,8 @@ export interface ProxyContext {
   /** the host the client asked for (`Host`, or a trusted `X-Forwarded-Host`) */
   host: string;
   requestId: string;
+  /** the config's pages, for the error page a browser gets when the upstream fails */
+  pages?: Pages;
   /** the socket peer is a trusted proxy: keep and extend its `X-Forwarded-For` (default false) */
   trustedPeer?: boolean;
   /** called exactly once per call to `web`/`ws` */

@@ -26,6 +26,7 @@ import { createLoginEndpoints } from '../oidc/login-endpoints.ts';
 import type { EndpointHandler, LoginEndpoints } from '../oidc/login-shared.ts';
 import { createOidcClient, type OidcClient } from '../oidc/oidc-client.ts';
 import { createRefresher, type Refresher } from '../oidc/refresh.ts';
+import { createPages, type Pages } from '../pages/pages.ts';
 import type { LoginTarget, Routing, Runtime, Shared } from '../pipeline/runtime.ts';
 import { compilePolicy } from '../policy/compile-policy.ts';
 import { createIdpDirectory, type IdpDirectory } from '../policy/idp-directory.ts';
@@ -47,7 +48,8 @@ export async function buildRuntime(
   const signingKeys = await assertionKeys(loaded, shared, previous);
   const assertions = assertionSigner(config, signingKeys);
   const bearer = bearerVerifier(config, shared);
-  const login = await loginParts(loaded, shared, idps, routes);
+  const pages = pagesOf(loaded);
+  const login = await loginParts(loaded, shared, idps, routes, pages);
   const publicOrigin = config.server.public_url ? new URL(config.server.public_url) : undefined;
 
   shared.metrics.watchCache('tokens', () => bearer?.stats);
@@ -65,6 +67,7 @@ export async function buildRuntime(
     policies,
     isTrustedProxy: createTrustedProxies(config.server.trusted_proxies),
     loginTarget: loginTargets(config, routes, publicOrigin, login),
+    pages,
     // identifying
     idps,
     bearer,
@@ -180,6 +183,7 @@ async function loginParts(
   shared: Shared,
   idps: IdpDirectory,
   routes: RouteTable,
+  pages: Pages,
 ): Promise<LoginParts> {
   const config = loaded.config;
   const session = config.session;
@@ -210,6 +214,7 @@ async function loginParts(
     dispatcher,
     log,
     claimNames,
+    pages,
     providersFor: (rd, origin) => {
       const url = new URL(rd, origin);
       return routes.match(url.host, url.pathname, 'GET')?.config.providers;
@@ -286,6 +291,16 @@ async function providerClients(loaded: LoadedConfig, shared: Shared): Promise<Lo
     out.push({ oidc: p, client, jwks: client.keys });
   }
   return out;
+}
+
+/** The pages of this config: `ui:` (its files read at load) and each provider's display name. */
+function pagesOf(loaded: LoadedConfig): Pages {
+  const config = loaded.config;
+  return createPages({
+    prefix: config.server.endpoints_prefix,
+    ...(loaded.ui !== undefined ? { ui: loaded.ui } : {}),
+    idpLabels: new Map(oidcProviders(config).map((p) => [p.name, p.display_name ?? p.name])),
+  });
 }
 
 /** Per route: can a browser log in here, and with which provider when only one fits. */

@@ -130,7 +130,7 @@ export async function startLoginHarness(opts: LoginHarnessOptions = {}): Promise
   const idp = await startDevIdp({
     ...opts.idp,
     redirectUris: [`${url}${prefix}/callback`],
-    postLogoutRedirectUris: [`${url}/`, `${url}/bye`],
+    postLogoutRedirectUris: [`${url}/`, `${url}/bye`, `${url}/.gatehouse/signed_out`],
   });
   const config = configSchema.parse({
     server: { public_url: url, ...opts.server },

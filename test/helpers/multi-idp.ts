@@ -65,7 +65,7 @@ export async function startMultiIdpWorld(opts: { accessTokenTtl?: number } = {})
     clientSecret: 'corp-client-secret-0123456789abcdefghij',
     // Several providers: each has its own callback path (and no other is registered).
     redirectUris: [`${base}${PREFIX}/callback/corp`],
-    postLogoutRedirectUris: [`${base}/`],
+    postLogoutRedirectUris: [`${base}/`, `${base}${PREFIX}/signed_out`],
     users: CORP_USERS,
     extraClaims: ['realm_access', 'resource_access'],
     machineClaims: { realm_access: { roles: ['gh-admin'] } },
@@ -75,7 +75,7 @@ export async function startMultiIdpWorld(opts: { accessTokenTtl?: number } = {})
     clientId: PARTNERS_CLIENT,
     clientSecret: 'partners-client-secret-0123456789abcdefgh',
     redirectUris: [`${base}${PREFIX}/callback/partners`],
-    postLogoutRedirectUris: [`${base}/`],
+    postLogoutRedirectUris: [`${base}/`, `${base}${PREFIX}/signed_out`],
     users: PARTNER_USERS,
     extraClaims: ['cognito:groups'],
     machineClaims: { 'cognito:groups': ['partner-admins'] },

@@ -327,12 +327,18 @@ describe('IdP mix-up at the callback', () => {
 describe('providers on routes and in policy rules', () => {
   it('treats a partners session as no session on a corp-only route, without ending it', async () => {
     const carol = await loginAt('partners', 'cg-carol');
+    // A navigating browser is told, and offered the switch, instead of being sent away silently.
     const nav = await http(`${w.gh.url}/corp/wiki?p=1`, { jar: carol, accept: 'text/html' });
-    assert.equal(nav.status, 302);
-    const location = new URL(String(nav.headers.location), w.gh.url);
+    assert.equal(nav.status, 401);
+    assert.match(nav.text, /This page needs another sign-in/);
+    assert.match(nav.text, /Signed in as <strong>Carol Cognito<\/strong>.* via <strong>partners<\/strong>/);
+    const link = htmlLinks(nav.text).find((l) => l.text === `Sign in with ${CORP_LABEL}`);
+    assert.ok(link, 'a sign-in with corp is offered');
+    const location = new URL(link.href, w.gh.url);
     assert.equal(location.pathname, `${PREFIX}/start`);
     assert.equal(location.searchParams.get('provider'), 'corp');
     assert.equal(new URL(location.searchParams.get('rd')!, w.gh.url).href, `${w.gh.url}/corp/wiki?p=1`);
+    assert.equal(setsSession(nav.headers['set-cookie']), false, 'the session is not touched');
 
     const api = await http(`${w.gh.url}/corp/wiki`, { jar: carol });
     assert.equal(api.status, 401, 'an API call gets 401, not 403');
@@ -504,7 +510,7 @@ describe('refresh and sign-out at the session’s own IdP', () => {
       assert.ok(location.href.startsWith(own.issuer), `to ${c.provider}'s IdP, got ${location.href}`);
       assert.equal(`${location.origin}${location.pathname}`, `${own.issuer}/session/end`);
       assert.equal(location.searchParams.get('client_id'), c.client);
-      assert.equal(location.searchParams.get('post_logout_redirect_uri'), `${r.gh.url}/`);
+      assert.equal(location.searchParams.get('post_logout_redirect_uri'), `${r.gh.url}${PREFIX}/signed_out`);
       assert.ok(location.searchParams.get('id_token_hint'), 'id_token_hint');
       assert.equal(jwtPayload(location.searchParams.get('id_token_hint')!).iss, own.issuer);
       assert.deepEqual(idpCalls(other), otherBefore, 'the other IdP was not contacted');

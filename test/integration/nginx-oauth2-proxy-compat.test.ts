@@ -158,7 +158,7 @@ describe('issue-6: an oauth2-proxy nginx config works unchanged with endpoints_p
     const res = await request(`${base}/forced/page?a=1&b=2`, { headers: { accept: 'text/html' } });
     const html = await res.body.text();
     assert.equal(res.statusCode, 403);
-    const href = /<a href="([^"]+)">Sign in<\/a>/.exec(html)?.[1]?.replaceAll('&amp;', '&');
+    const href = /<a [^>]*href="([^"]+)">Sign in<\/a>/.exec(html)?.[1]?.replaceAll('&amp;', '&');
     assert.ok(href, html);
     assert.equal(new URL(href).searchParams.get('rd'), '/forced/page?a=1&b=2');
     const jar = new CookieJar();

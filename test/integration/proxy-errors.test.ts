@@ -194,7 +194,9 @@ describe('proxy upstream errors', () => {
     const res = await get('/closed', 'text/html');
     assert.equal(res.status, 502);
     assert.match(res.headers['content-type'] ?? '', /^text\/html/);
-    assert.match(res.body, /The upstream service is unreachable\./);
+    assert.match(res.body, /The application behind this page cannot be reached right now\./);
+    assert.match(res.body, /Reason: <code>upstream_unreachable<\/code>/);
+    assert.match(res.body, /href="\/closed">Try again</);
   });
 
   test('an upstream certificate that does not verify → 502, the request never sent', {

@@ -121,8 +121,8 @@ describe('proxy routing', () => {
     assert.equal(browser.status, 400);
     assert.match(browser.headers['content-type'] ?? '', /^text\/html/);
     assert.match(browser.headers['content-security-policy'] ?? '', /default-src 'none'/);
-    assert.match(browser.body, /<h1>400 Bad Request<\/h1>/);
-    assert.match(browser.body, /The request is malformed\./);
+    assert.match(browser.body, /<h1>The request could not be understood<\/h1>/);
+    assert.match(browser.body, /Reason: <code>bad_request<\/code>/);
     assert.doesNotMatch(browser.body, /<script>/);
 
     const api = await send('GET', '/admin;x', 'x.test', 'Accept: */*\r\n');
