@@ -109,7 +109,10 @@ describe('issue-20: a request on another host than public_url', () => {
       headers: { 'sec-fetch-mode': 'cors', accept: 'text/html' },
     });
     assert.equal(fetchMode.status, 421);
-    assert.match(fetchMode.text, new RegExp(`<a class="button primary" href="http://127\\.0\\.0\\.1:${port}/app/data">`));
+    assert.match(
+      fetchMode.text,
+      new RegExp(`<a class="button primary" href="http://127\\.0\\.0\\.1:${port}/app/data">`),
+    );
   });
 
   it('leaves route hosts, allowed redirect domains, bearer callers and /auth alone', async () => {
