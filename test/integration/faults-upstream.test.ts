@@ -131,6 +131,6 @@ describe('upstream faults through the real server', () => {
     );
     const html = await get(`${gh.url}/nowhere/y`, { accept: 'text/html' });
     assert.equal(html.status, 502);
-    assert.match(html.body, /The upstream service is unreachable\./);
+    assert.match(html.body, /cannot be reached right now/);
   });
 });

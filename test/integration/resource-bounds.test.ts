@@ -55,24 +55,25 @@ after(async () => {
   assert.deepEqual(unhandled.stop(), [], 'no unhandled rejection');
 });
 
+// Host 127.0.0.1: public_url's host (any other name is redirected there first, see public-host.ts).
 describe('resource bounds', () => {
   it('headers over server.max_header_size → 431, and the connection is closed', async () => {
     const res = await rawRequest(
       port,
-      `GET /public HTTP/1.1\r\nHost: h\r\nX-Big: ${'a'.repeat(40_000)}\r\nConnection: close\r\n\r\n`,
+      `GET /public HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${'a'.repeat(40_000)}\r\nConnection: close\r\n\r\n`,
     );
     assert.equal(res.status, 431);
     assert.equal(res.headers.connection, 'close');
     const many = Array.from({ length: 3000 }, (_, i) => `X-H${i}: v`).join('\r\n');
     assert.equal(
-      (await rawRequest(port, `GET /public HTTP/1.1\r\nHost: h\r\n${many}\r\nConnection: close\r\n\r\n`))
+      (await rawRequest(port, `GET /public HTTP/1.1\r\nHost: 127.0.0.1\r\n${many}\r\nConnection: close\r\n\r\n`))
         .status,
       431,
     );
     // under the limit is fine (12 KB: the echo upstream keeps node's default 16 KB limit)
     const ok = await rawRequest(
       port,
-      `GET /public HTTP/1.1\r\nHost: h\r\nX-Big: ${'a'.repeat(12_000)}\r\nConnection: close\r\n\r\n`,
+      `GET /public HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${'a'.repeat(12_000)}\r\nConnection: close\r\n\r\n`,
     );
     assert.equal(ok.status, 200);
   });
@@ -109,7 +110,7 @@ describe('resource bounds', () => {
       socket.on('error', () => {});
       const drip = setInterval(() => {
         if (socket.writable)
-          socket.write(i++ === 0 ? 'GET /public HTTP/1.1\r\nHost: h\r\n' : `X-${i}: a\r\n`);
+          socket.write(i++ === 0 ? 'GET /public HTTP/1.1\r\nHost: 127.0.0.1\r\n' : `X-${i}: a\r\n`);
       }, 200);
       socket.on('close', () => {
         clearInterval(drip);
@@ -134,7 +135,7 @@ describe('resource bounds', () => {
       answer += c.toString('latin1');
     });
     socket.write(
-      'POST /public/upload HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n',
+      'POST /public/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n',
     );
     const chunk = 'x'.repeat(1000);
     // three chunks spread over longer than headers_timeout: bodies are not bound by it
