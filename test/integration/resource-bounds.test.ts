@@ -66,8 +66,12 @@ describe('resource bounds', () => {
     assert.equal(res.headers.connection, 'close');
     const many = Array.from({ length: 3000 }, (_, i) => `X-H${i}: v`).join('\r\n');
     assert.equal(
-      (await rawRequest(port, `GET /public HTTP/1.1\r\nHost: 127.0.0.1\r\n${many}\r\nConnection: close\r\n\r\n`))
-        .status,
+      (
+        await rawRequest(
+          port,
+          `GET /public HTTP/1.1\r\nHost: 127.0.0.1\r\n${many}\r\nConnection: close\r\n\r\n`,
+        )
+      ).status,
       431,
     );
     // under the limit is fine (12 KB: the echo upstream keeps node's default 16 KB limit)
