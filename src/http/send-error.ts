@@ -83,6 +83,8 @@ export function sendError(
     headers?: Record<string, string | string[]>;
     /** overrides `REASONS[code].status` (nginx auth_request understands only 2xx/401/403) */
     status?: number;
+    /** a script's sign-in answer: always JSON, with this as `sign_in_url` */
+    signInUrl?: string;
   } = {},
 ): void {
   if (res.headersSent || res.writableEnded) {
@@ -91,7 +93,7 @@ export function sendError(
   }
   if (res.destroyed) return;
   const status = opts.status ?? REASONS[code].status;
-  const { body, headers } = errorBody(req.headers.accept, status, code, opts.requestId);
+  const { body, headers } = errorBody(req.headers.accept, status, code, opts.requestId, opts.signInUrl);
   try {
     // Headers an upstream or an earlier stage set on `res` do not belong to this answer.
     for (const name of res.getHeaderNames()) res.removeHeader(name);
@@ -122,7 +124,17 @@ export function errorBody(
   status: number,
   code: ReasonCode,
   requestId: string | undefined,
+  signInUrl?: string,
 ): ErrorBody {
+  if (signInUrl !== undefined) {
+    const fields = {
+      error: code,
+      message: REASONS[code].detail,
+      sign_in_url: signInUrl,
+      request_id: requestId,
+    };
+    return { html: false, body: `${JSON.stringify(fields)}\n`, headers: JSON_HEADERS };
+  }
   if (prefersHtml(accept))
     return { html: true, body: htmlPage(status, code, requestId), headers: HTML_HEADERS };
   const body = `${JSON.stringify({ error: code, message: REASONS[code].detail, request_id: requestId })}\n`;

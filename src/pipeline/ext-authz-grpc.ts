@@ -155,7 +155,13 @@ function denied(scope: Scope, verdict: Verdict, headers: IncomingHttpHeaders, rt
     for (const v of Array.isArray(value) ? value : [value]) out.push(append(name, v));
   let body = '';
   if (answer.body) {
-    const error = errorBody(firstOf(headers.accept), answer.status, answer.bodyCode, scope.requestId);
+    const error = errorBody(
+      firstOf(headers.accept),
+      answer.status,
+      answer.bodyCode,
+      scope.requestId,
+      answer.signInUrl,
+    );
     for (const [name, value] of Object.entries(error.headers)) out.push(overwrite(name, value));
     body = error.body;
   } else out.push(overwrite('cache-control', 'no-store'));

@@ -5,6 +5,9 @@
  *
  * - login needed, browser navigation, the route can sign in → 302 to
  *   `{prefix}/start?[provider=NAME&]rd=<original URL>`
+ * - login needed, a script's request (XHR / fetch, see http/request-kind.ts), the route can
+ *   sign in → 401 with a JSON body whose `sign_in_url` the page navigates to (never a 302: a
+ *   script following it to the IdP ends in a CORS error)
  * - login needed, anything else → 401 + `WWW-Authenticate: Bearer` (RFC 6750 §3)
  * - denied → 403 (`error="insufficient_scope"` for bearer callers, with `scope="…"` naming what
  *   is missing when an allow rule failed on its `scopes:` alone – RFC 6750 §3.1)
@@ -19,6 +22,7 @@ import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:ht
 import type { Duplex } from 'node:stream';
 import { REASONS, type ReasonCode } from '../errors.ts';
 import { originalUrl } from '../http/original-url.ts';
+import { isScriptRequest, type RequestHead, returnTarget, wantsRedirect } from '../http/request-kind.ts';
 import { sendError } from '../http/send-error.ts';
 import type { Verdict } from './check.ts';
 import type { Routing } from './runtime.ts';
@@ -63,13 +67,11 @@ export interface Answer {
   /** false: head only */
   readonly body: boolean;
   readonly headers: Record<string, string | string[]>;
+  /** a script's 401: where the page should navigate to sign in (the JSON body's `sign_in_url`) */
+  readonly signInUrl?: string;
 }
 
-/** What a request that accepts a redirect looks like: a top-level browser navigation. */
-export interface RequestHead {
-  readonly method?: string;
-  readonly headers: IncomingMessage['headers'];
-}
+export type { RequestHead };
 
 export function answerFor(
   verdict: Verdict,
@@ -82,16 +84,26 @@ export function answerFor(
   if (scope.setCookies) headers['set-cookie'] = scope.setCookies;
   const { reason } = verdict;
   if (verdict.outcome === 'login') {
-    const login = style.redirectToLogin && scope.route ? rt.loginTarget(scope.route) : undefined;
-    if (login?.canLogin && isBrowserNavigation(req)) {
-      const provider = login.provider === undefined ? '' : `provider=${encodeURIComponent(login.provider)}&`;
+    const login = scope.route ? rt.loginTarget(scope.route) : undefined;
+    const provider = login?.provider === undefined ? '' : `provider=${encodeURIComponent(login.provider)}&`;
+    if (style.redirectToLogin && login?.canLogin && wantsRedirect(req)) {
       headers.location = `${login.startUrl}?${provider}rd=${encodeURIComponent(originalUrl(scope))}`;
       headers['cache-control'] = 'no-store';
       return { status: 302, decision: 'login', reason, bodyCode: reason, body: false, headers };
     }
     headers['www-authenticate'] = wwwAuthenticate(reason, false);
     const bodyCode = REASONS[reason].status === 401 ? reason : 'no_credentials';
-    return { status: 401, decision: 'login', reason, bodyCode, body: !style.headOnly, headers };
+    const answer = {
+      status: 401,
+      decision: 'login',
+      reason,
+      bodyCode,
+      body: !style.headOnly,
+      headers,
+    } as const;
+    if (!login?.canLogin || !isScriptRequest(req)) return answer;
+    const rd = returnTarget(originalUrl(scope), req.headers.referer);
+    return { ...answer, signInUrl: `${login.startUrl}?${provider}rd=${encodeURIComponent(rd)}` };
   }
   if (verdict.outcome === 'deny' || (reason === 'route_not_found' && style.noRouteIsDeny)) {
     if (scope.identity?.authType === 'bearer') {
@@ -126,6 +138,7 @@ export function respond(
       requestId: scope.requestId,
       headers: answer.headers,
       status: answer.status,
+      ...(answer.signInUrl === undefined ? {} : { signInUrl: answer.signInUrl }),
     });
     return;
   }
@@ -166,11 +179,5 @@ export function wwwAuthenticate(
   return `Bearer realm="gatehouse", error="invalid_token", error_description="${REASONS[reason].detail}"`;
 }
 
-/** A top-level browser navigation that can follow a redirect to the IdP. */
-export function isBrowserNavigation(req: RequestHead): boolean {
-  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
-  if (req.headers.authorization) return false;
-  const mode = req.headers['sec-fetch-mode'];
-  if (mode !== undefined && mode !== 'navigate') return false;
-  return (req.headers.accept ?? '').includes('text/html');
-}
+/** A top-level browser navigation that can follow a redirect to the IdP (see `wantsRedirect`). */
+export const isBrowserNavigation = wantsRedirect;
