@@ -31,6 +31,10 @@ export const REASONS = {
   session_invalid: { status: 401, detail: 'The session is invalid.' },
   session_expired: { status: 401, detail: 'The session has expired.' },
   session_idle: { status: 401, detail: 'The session expired after inactivity.' },
+  session_too_large: {
+    status: 401,
+    detail: 'The session is too large. Please sign in again.',
+  },
   session_revoked: { status: 401, detail: 'The session was signed out.' },
   refresh_failed: { status: 401, detail: 'The session could not be refreshed.' },
   provider_not_allowed: { status: 401, detail: 'This route does not accept credentials from this provider.' },

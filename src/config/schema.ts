@@ -6,6 +6,7 @@
 import * as z from 'zod';
 import { parseCidr } from '../http/cidr.ts';
 import { parseClaimPath } from '../policy/claims.ts';
+import { MAX_CHUNKS, MAX_CHUNKS_LIMIT } from '../session/chunks.ts';
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -412,6 +413,11 @@ export const configSchema = z.strictObject({
       /** refresh the access token when it expires within this window */
       refresh_before: duration().default(60_000),
       cookie_domain: z.string().min(1).optional(),
+      /**
+       * most cookie chunks (3800 bytes each) a session is written in or read from; more is
+       * `session_too_large` – read: cleared before any decoding, write: the login is refused
+       */
+      max_chunks: z.number().int().min(1).max(MAX_CHUNKS_LIMIT).default(MAX_CHUNKS),
     })
     .optional(),
   bearer: z.array(bearerIssuerSchema).default([]),

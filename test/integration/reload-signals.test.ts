@@ -44,6 +44,7 @@ async function cookieSealedWith(secret: string, extra: Partial<SessionData> = {}
       idle_timeout: 3_600_000,
       max_lifetime: 43_200_000,
       refresh_before: 60_000,
+      max_chunks: 8,
     },
     secure: false,
     cacheSize: 0,
