@@ -8,6 +8,7 @@ export const REASONS = {
   // allow decisions
   public_route: { status: 200, detail: 'The route is public.' },
   policy_allowed: { status: 200, detail: 'A policy rule allowed the request.' },
+  preflight: { status: 200, detail: 'A CORS preflight passed unauthenticated (cors_preflight: allow).' },
   dry_run: { status: 200, detail: 'The policy denied the request, but the route is in dry-run mode.' },
 
   // credentials

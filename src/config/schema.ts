@@ -210,6 +210,12 @@ export const routeSchema = z.strictObject({
   preserve_host: z.boolean().default(false),
   /** only identities from these providers count here; absent = every provider */
   providers: nonEmptyStrings.optional(),
+  /**
+   * allow: a CORS preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) passes
+   * unauthenticated – browsers never send credentials on one (oauth2-proxy's
+   * `--skip-auth-preflight`); deny: it is checked like any request
+   */
+  cors_preflight: z.enum(['allow', 'deny']).default('deny'),
 });
 export type RouteConfig = z.infer<typeof routeSchema>;
 

@@ -25,6 +25,7 @@ import { errorBody } from '../http/send-error.ts';
 import { clientAddress } from '../http/trusted-proxies.ts';
 import { IDENTITY_HEADERS } from '../identity/headers.ts';
 import { check, NO_ROUTE, type Verdict } from './check.ts';
+import { hasPreflightHeaders } from './identify.ts';
 import { record } from './observe.ts';
 import { answerFor, EDGE_STYLE } from './respond.ts';
 import type { Runtime } from './runtime.ts';
@@ -122,7 +123,12 @@ async function decide(
   } catch (err) {
     return { outcome: 'error', reason: err instanceof GatehouseError ? err.code : 'bad_request' };
   }
-  return check(scope, { authorization: headers.authorization, cookie: firstOf(headers.cookie) }, rt);
+  const preflightHeaders = hasPreflightHeaders(headers);
+  return check(
+    scope,
+    { authorization: headers.authorization, cookie: firstOf(headers.cookie), preflightHeaders },
+    rt,
+  );
 }
 
 function allowed(

@@ -33,10 +33,24 @@ export interface Credentials {
   /** `Authorization`: its one value, or every line when it was repeated (refused) */
   readonly authorization: string | string[] | undefined;
   readonly cookie: string | undefined;
+  /**
+   * `Origin` and `Access-Control-Request-Method` are both present: with method OPTIONS, the
+   * request is a CORS preflight (a route's `cors_preflight: allow` lets it pass)
+   */
+  readonly preflightHeaders?: boolean;
 }
 
 export function credentialsOf(req: IncomingMessage): Credentials {
-  return { authorization: authorizationOf(req), cookie: req.headers.cookie };
+  return {
+    authorization: authorizationOf(req),
+    cookie: req.headers.cookie,
+    preflightHeaders: hasPreflightHeaders(req.headers),
+  };
+}
+
+/** @see https://fetch.spec.whatwg.org/#cors-preflight-request */
+export function hasPreflightHeaders(headers: IncomingMessage['headers']): boolean {
+  return typeof headers.origin === 'string' && typeof headers['access-control-request-method'] === 'string';
 }
 
 export async function identify(
