@@ -85,6 +85,10 @@ export const REASONS = {
     status: 503,
     detail: 'Sessions cannot be checked right now. Please try again shortly.',
   },
+  identity_headers_too_large: {
+    status: 500,
+    detail: 'Your identity is too large to pass on to this service. The administrator has been told.',
+  },
   internal_error: { status: 500, detail: 'An internal error occurred.' },
 } as const satisfies Record<string, { status: number; detail: string }>;
 

@@ -217,6 +217,15 @@ export const routeSchema = z.strictObject({
    */
   cors_preflight: z.enum(['allow', 'deny']).default('deny'),
 });
+function compiles(source: string): boolean {
+  try {
+    new RegExp(source, 'u');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export type RouteConfig = z.infer<typeof routeSchema>;
 
 /** Built-in claim mappers: where each IdP family puts group and role names (see policy/claim-mappers.ts). */
@@ -449,6 +458,18 @@ export const configSchema = z.strictObject({
         })
         .prefault({}),
       pass_access_token: z.boolean().default(false),
+      /**
+       * which groups go upstream (X-Auth-Request-Groups and the assertion): a regex, or a list of
+       * exact names and `*` globs; policies and roles.map still see every group
+       */
+      groups_filter: z
+        .union([
+          z.string().min(1).refine(compiles, { message: 'must be a valid regular expression' }),
+          z.array(z.string().min(1)).min(1),
+        ])
+        .optional(),
+      /** most bytes of identity headers + assertion; more is `identity_headers_too_large` (500) */
+      max_header_bytes: z.number().int().min(1024).max(65_536).default(8192),
     })
     .prefault({}),
   cache: z

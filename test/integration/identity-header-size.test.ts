@@ -1,0 +1,69 @@
+/**
+ * Issue 19: a user in 500 groups. Without a filter her identity headers and assertion exceed
+ * `identity.max_header_bytes`: Gatehouse refuses with `identity_headers_too_large` (500) instead
+ * of sending the upstream a request it would answer with 431. With `identity.groups_filter` only
+ * the kept groups go upstream, while policies still see every group.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { decodeJwt } from 'jose';
+import { type DevIdp, startDevIdp } from '../../src/demo/dev-idp.ts';
+import { route, testConfig } from '../helpers/config.ts';
+import { CookieJar } from '../helpers/cookie-jar.ts';
+import { freePort, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.ts';
+import { echoedHeaders } from '../helpers/http-get.ts';
+import { loginThroughIdp } from '../helpers/login-flow.ts';
+import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.ts';
+
+const GROUPS = Array.from({ length: 500 }, (_, i) => `team-${String(i).padStart(3, '0')}`);
+const USERS = { many: { email: 'many@example.com', preferred_username: 'many', groups: GROUPS } };
+
+describe('identity header size (issue 19)', () => {
+  let idp: DevIdp;
+  let echo: EchoUpstream;
+  let plain: TestGatehouse;
+  let filtered: TestGatehouse;
+
+  before(async () => {
+    const [p1, p2] = [await freePort(), await freePort()];
+    echo = await startEchoUpstream();
+    idp = await startDevIdp({
+      users: USERS,
+      redirectUris: [p1, p2].map((p) => `http://127.0.0.1:${p}/.gatehouse/callback`),
+    });
+    // A policy on a group the filter drops: decisions still see every group.
+    const routes = [route('app', '/', echo.url, { policy: { allow: [{ groups: ['team-499'] }] } })];
+    plain = await startTestGatehouse(testConfig({ idp, routes }), { port: p1 });
+    filtered = await startTestGatehouse(
+      testConfig({ idp, routes, identity: { groups_filter: ['team-00*', 'team-010'] } }),
+      { port: p2 },
+    );
+  });
+  after(async () => {
+    await plain?.close();
+    await filtered?.close();
+    await echo?.close();
+    await idp?.close();
+  });
+
+  it('without a filter: 500 identity_headers_too_large, logged, the upstream never asked', async () => {
+    const before = echo.requests.length;
+    const done = await loginThroughIdp(`${plain.url}/page`, 'many', new CookieJar());
+    assert.equal(done.status, 500, done.body);
+    assert.match(done.body, /identity_headers_too_large/);
+    assert.equal(echo.requests.length, before);
+    const audit = await plain.auditLine((l) => l.path === '/page' && l.status === 500);
+    assert.equal(audit.reason, 'identity_headers_too_large');
+    const line = plain.logs().find((l) => l.reason === 'identity_headers_too_large' && l.groups === 500);
+    assert.match(String(line?.msg), /identity\.groups_filter/);
+  });
+
+  it('with groups_filter: only the kept groups go upstream, in the header and the assertion', async () => {
+    const done = await loginThroughIdp(`${filtered.url}/page`, 'many', new CookieJar());
+    assert.equal(done.status, 200, done.body);
+    const seen = echoedHeaders(done.body);
+    const kept = [...GROUPS.slice(0, 11)];
+    assert.equal(seen['x-auth-request-groups'], kept.join(','));
+    assert.deepEqual(decodeJwt(seen['x-gatehouse-assertion']!).groups, kept);
+  });
+});
