@@ -132,7 +132,7 @@ export function createSessionCodec(opts: SessionCodecOptions): SessionCodec {
       }
       if (sealed.length > maxBytes) {
         const hint =
-          'raise session.max_chunks, keep sessions server-side (session.storage: store), or send fewer groups (identity.groups_filter)';
+          'raise session.max_chunks, keep sessions server-side (session.storage: store), or have the IdP send fewer groups (its own group filter; identity.groups_filter narrows only what goes upstream)';
         log.error(
           { session_id: data.id, bytes: sealed.length, max_chunks: maxChunks, reason: 'session_too_large' },
           `session too large for ${maxChunks} cookie chunks: ${hint}`,

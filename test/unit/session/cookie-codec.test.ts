@@ -218,7 +218,7 @@ describe('session cookie codec', () => {
     assert.equal(read.session?.claims.sub, 'alice');
     await assert.rejects(c.write(session({ accessToken: huge }), [], T0), {
       code: 'session_too_large',
-      message: /session\.storage: store.*identity\.groups_filter/,
+      message: /session\.max_chunks.*session\.storage: store.*fewer groups/,
     });
   });
 
