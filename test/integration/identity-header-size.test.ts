@@ -26,13 +26,14 @@ describe('identity header size (issue 19)', () => {
   let echo: EchoUpstream;
   let plain: TestGatehouse;
   let filtered: TestGatehouse;
+  let tiny: TestGatehouse;
 
   before(async () => {
-    const [p1, p2] = [await freePort(), await freePort()];
+    const [p1, p2, p3] = [await freePort(), await freePort(), await freePort()];
     echo = await startEchoUpstream();
     idp = await startDevIdp({
       users: USERS,
-      redirectUris: [p1, p2].map((p) => `http://127.0.0.1:${p}/.gatehouse/callback`),
+      redirectUris: [p1, p2, p3].map((p) => `http://127.0.0.1:${p}/.gatehouse/callback`),
     });
     // A policy on a group the filter drops: decisions still see every group.
     const routes = [route('app', '/', echo.url, { policy: { allow: [{ groups: ['team-499'] }] } })];
@@ -41,8 +42,10 @@ describe('identity header size (issue 19)', () => {
       testConfig({ idp, routes, identity: { groups_filter: ['team-00*', 'team-010'] } }),
       { port: p2 },
     );
+    tiny = await startTestGatehouse(testConfig({ idp, routes, session: { max_chunks: 1 } }), { port: p3 });
   });
   after(async () => {
+    await tiny?.close();
     await plain?.close();
     await filtered?.close();
     await echo?.close();
@@ -59,6 +62,17 @@ describe('identity header size (issue 19)', () => {
     assert.equal(audit.reason, 'identity_headers_too_large');
     const line = plain.logs().find((l) => l.reason === 'identity_headers_too_large' && l.groups === 500);
     assert.match(String(line?.msg), /identity\.groups_filter/);
+  });
+
+  it('a login whose session needs more than session.max_chunks is refused with session_too_large', async () => {
+    const jar = new CookieJar();
+    const done = await loginThroughIdp(`${tiny.url}/page`, 'many', jar);
+    assert.match(done.body, /session_too_large/);
+    assert.notEqual(done.status, 200);
+    const audit = await tiny.auditLine((l) => l.reason === 'session_too_large');
+    assert.equal(audit.path, '/.gatehouse/callback');
+    const line = tiny.logs().find((l) => l.reason === 'session_too_large' && typeof l.bytes === 'number');
+    assert.match(String(line?.msg), /session\.storage: store/);
   });
 
   it('with groups_filter: only the kept groups go upstream, in the header and the assertion', async () => {
