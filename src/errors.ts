@@ -8,6 +8,7 @@ export const REASONS = {
   // allow decisions
   public_route: { status: 200, detail: 'The route is public.' },
   policy_allowed: { status: 200, detail: 'A policy rule allowed the request.' },
+  preflight: { status: 200, detail: 'A CORS preflight passed unauthenticated (cors_preflight: allow).' },
   dry_run: { status: 200, detail: 'The policy denied the request, but the route is in dry-run mode.' },
 
   // credentials
@@ -31,6 +32,10 @@ export const REASONS = {
   session_invalid: { status: 401, detail: 'The session is invalid.' },
   session_expired: { status: 401, detail: 'The session has expired.' },
   session_idle: { status: 401, detail: 'The session expired after inactivity.' },
+  session_too_large: {
+    status: 401,
+    detail: 'The session is too large. Please sign in again.',
+  },
   session_revoked: { status: 401, detail: 'The session was signed out.' },
   refresh_failed: { status: 401, detail: 'The session could not be refreshed.' },
   provider_not_allowed: { status: 401, detail: 'This route does not accept credentials from this provider.' },
@@ -94,6 +99,10 @@ export const REASONS = {
   store_unavailable: {
     status: 503,
     detail: 'Sessions cannot be checked right now. Please try again shortly.',
+  },
+  identity_headers_too_large: {
+    status: 500,
+    detail: 'Your identity is too large to pass on to this service. The administrator has been told.',
   },
   internal_error: { status: 500, detail: 'An internal error occurred.' },
 } as const satisfies Record<string, { status: number; detail: string }>;

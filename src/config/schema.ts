@@ -6,6 +6,7 @@
 import * as z from 'zod';
 import { parseCidr } from '../http/cidr.ts';
 import { parseClaimPath } from '../policy/claims.ts';
+import { MAX_CHUNKS, MAX_CHUNKS_LIMIT } from '../session/chunks.ts';
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -235,7 +236,22 @@ export const routeSchema = z.strictObject({
   providers: nonEmptyStrings.optional(),
   /** a token bucket per identity, client or address on this route; absent = no limit */
   rate_limit: rateLimitSchema.optional(),
+  /**
+   * allow: a CORS preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) passes
+   * unauthenticated – browsers never send credentials on one (oauth2-proxy's
+   * `--skip-auth-preflight`); deny: it is checked like any request
+   */
+  cors_preflight: z.enum(['allow', 'deny']).default('deny'),
 });
+function compiles(source: string): boolean {
+  try {
+    new RegExp(source, 'u');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export type RouteConfig = z.infer<typeof routeSchema>;
 
 /** Built-in claim mappers: where each IdP family puts group and role names (see policy/claim-mappers.ts). */
@@ -505,6 +521,11 @@ export const configSchema = z.strictObject({
        */
       storage: z.enum(['cookie', 'store']).default('cookie'),
       cookie_domain: z.string().min(1).optional(),
+      /**
+       * most cookie chunks (3800 bytes each) a session is written in or read from; more is
+       * `session_too_large` – read: cleared before any decoding, write: the login is refused
+       */
+      max_chunks: z.number().int().min(1).max(MAX_CHUNKS_LIMIT).default(MAX_CHUNKS),
     })
     .optional(),
   bearer: z.array(bearerIssuerSchema).default([]),
@@ -530,6 +551,18 @@ export const configSchema = z.strictObject({
         })
         .prefault({}),
       pass_access_token: z.boolean().default(false),
+      /**
+       * which groups go upstream (X-Auth-Request-Groups and the assertion): a regex, or a list of
+       * exact names and `*` globs; policies and roles.map still see every group
+       */
+      groups_filter: z
+        .union([
+          z.string().min(1).refine(compiles, { message: 'must be a valid regular expression' }),
+          z.array(z.string().min(1)).min(1),
+        ])
+        .optional(),
+      /** most bytes of identity headers + assertion; more is `identity_headers_too_large` (500) */
+      max_header_bytes: z.number().int().min(1024).max(65_536).default(8192),
     })
     .prefault({}),
   cache: z

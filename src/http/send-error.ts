@@ -72,6 +72,8 @@ export function sendError(
     status?: number;
     /** the HTML page's settings and context (JSON bodies never change) */
     page?: PageOptions;
+    /** a script's sign-in answer: always JSON, with this as `sign_in_url` */
+    signInUrl?: string;
   } = {},
 ): void {
   if (res.headersSent || res.writableEnded) {
@@ -80,7 +82,14 @@ export function sendError(
   }
   if (res.destroyed) return;
   const status = opts.status ?? REASONS[code].status;
-  const { body, headers } = errorBody(req.headers.accept, status, code, opts.requestId, opts.page);
+  const { body, headers } = errorBody(
+    req.headers.accept,
+    status,
+    code,
+    opts.requestId,
+    opts.page,
+    opts.signInUrl,
+  );
   try {
     // Headers an upstream or an earlier stage set on `res` do not belong to this answer.
     for (const name of res.getHeaderNames()) res.removeHeader(name);
@@ -112,13 +121,23 @@ export function errorBody(
   code: ReasonCode,
   requestId: string | undefined,
   page: PageOptions = {},
+  signInUrl?: string,
 ): ErrorBody {
+  const open = page.open === undefined ? {} : { open: page.open };
+  if (signInUrl !== undefined) {
+    const fields = {
+      error: code,
+      message: REASONS[code].detail,
+      sign_in_url: signInUrl,
+      request_id: requestId,
+    };
+    return { html: false, body: `${JSON.stringify(fields)}\n`, headers: JSON_HEADERS };
+  }
   if (prefersHtml(accept)) {
     const { pages = DEFAULT_PAGES, ...ctx } = page;
     const body = pages.error(code, status, requestId === undefined ? ctx : { ...ctx, requestId });
     return { html: true, body, headers: pages.headers };
   }
-  const open = page.open === undefined ? {} : { open: page.open };
   const body = `${JSON.stringify({ error: code, message: REASONS[code].detail, request_id: requestId, ...open })}\n`;
   return { html: false, body, headers: JSON_HEADERS };
 }

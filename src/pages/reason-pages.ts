@@ -21,7 +21,7 @@ export interface ReasonPage {
   readonly actions: readonly ActionKind[];
 }
 
-export type PageReason = Exclude<ReasonCode, 'public_route' | 'policy_allowed' | 'dry_run'>;
+export type PageReason = Exclude<ReasonCode, 'public_route' | 'policy_allowed' | 'dry_run' | 'preflight'>;
 
 const TOKEN: ReasonPage = {
   title: 'Your credentials were not accepted',
@@ -246,6 +246,16 @@ export const REASON_PAGES: { readonly [K in PageReason]: ReasonPage } = {
     'The token is bound to a key and cannot be sent as a plain bearer token.',
   ),
   dpop_required: token('This address accepts only DPoP-bound tokens.'),
+  session_too_large: {
+    title: 'Your session was too large',
+    message:
+      'Your sign-in carried more data than this service accepts in cookies, so it was cleared. Sign in again; if this keeps happening, tell the service’s administrators (they can store sessions on the server).',
+    actions: ['sign_in', 'home'],
+  },
+  identity_headers_too_large: UNAVAILABLE(
+    'Your account has too many groups for this application',
+    'The details of your account are larger than this service passes on to the application, so the request was stopped. This is a configuration problem: contact support with the request ID below.',
+  ),
   rate_limited: UNAVAILABLE(
     'Too many requests',
     'You (or your application) sent more requests than this page allows in a short time. Wait a moment, then try again.',

@@ -56,6 +56,11 @@ export async function check(
     const policy = opts.guard?.policy ?? rt.policies.get(route!.name)!;
 
     let decision: Decision | Verdict; // a Decision's outcome is one of a Verdict's
+    if (route?.config.cors_preflight === 'allow' && method === 'OPTIONS' && credentials.preflightHeaders) {
+      // A CORS preflight never carries credentials; the upstream answers it. No identity headers.
+      scope.decision = PREFLIGHT;
+      return { outcome: 'allow', reason: 'preflight', headers: {} };
+    }
     if (policy.isPublic) decision = authorize(scope, policy);
     else {
       const started = performance.now();
@@ -88,6 +93,13 @@ function findRoute(
   if (routeName !== undefined) return rt.routes.byName(routeName);
   return scope.target && rt.routes.match(scope.host, scope.target.path, method);
 }
+
+const PREFLIGHT: Decision = Object.freeze({
+  outcome: 'allow',
+  reason: 'preflight',
+  dryRun: false,
+  enforcedOutcome: 'allow',
+});
 
 /** No route covers the request (or an edge proxy described none). */
 export const NO_ROUTE: Verdict = { outcome: 'error', reason: 'route_not_found' };

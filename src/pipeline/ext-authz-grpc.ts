@@ -25,6 +25,7 @@ import { errorBody } from '../http/send-error.ts';
 import { clientAddress } from '../http/trusted-proxies.ts';
 import { IDENTITY_HEADERS } from '../identity/headers.ts';
 import { check, NO_ROUTE, type Verdict } from './check.ts';
+import { hasPreflightHeaders } from './identify.ts';
 import { record } from './observe.ts';
 import { answerFor, EDGE_STYLE } from './respond.ts';
 import type { Runtime } from './runtime.ts';
@@ -124,7 +125,12 @@ async function decide(
     return { outcome: 'error', reason: err instanceof GatehouseError ? err.code : 'bad_request' };
   }
   const dpop = Array.isArray(headers.dpop) ? headers.dpop.join(', ') : headers.dpop; // several: refused
-  return check(scope, { authorization: headers.authorization, cookie: firstOf(headers.cookie), dpop }, rt);
+  const preflightHeaders = hasPreflightHeaders(headers);
+  return check(
+    scope,
+    { authorization: headers.authorization, cookie: firstOf(headers.cookie), dpop, preflightHeaders },
+    rt,
+  );
 }
 
 function allowed(
@@ -157,7 +163,14 @@ function denied(scope: Scope, verdict: Verdict, headers: IncomingHttpHeaders, rt
     for (const v of Array.isArray(value) ? value : [value]) out.push(append(name, v));
   let body = '';
   if (answer.body) {
-    const error = errorBody(firstOf(headers.accept), answer.status, answer.bodyCode, scope.requestId);
+    const error = errorBody(
+      firstOf(headers.accept),
+      answer.status,
+      answer.bodyCode,
+      scope.requestId,
+      {},
+      answer.signInUrl,
+    );
     for (const [name, value] of Object.entries(error.headers)) out.push(overwrite(name, value));
     body = error.body;
   } else out.push(overwrite('cache-control', 'no-store'));

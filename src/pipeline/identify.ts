@@ -37,6 +37,11 @@ export interface Credentials {
   readonly cookie: string | undefined;
   /** `DPoP` proof header; repeated ones arrive joined by ", " */
   readonly dpop?: string | undefined;
+  /**
+   * `Origin` and `Access-Control-Request-Method` are both present: with method OPTIONS, the
+   * request is a CORS preflight (a route's `cors_preflight: allow` lets it pass)
+   */
+  readonly preflightHeaders?: boolean;
 }
 
 export function credentialsOf(req: IncomingMessage): Credentials {
@@ -44,7 +49,13 @@ export function credentialsOf(req: IncomingMessage): Credentials {
     authorization: authorizationOf(req),
     cookie: req.headers.cookie,
     dpop: req.headers.dpop as string | undefined,
+    preflightHeaders: hasPreflightHeaders(req.headers),
   };
+}
+
+/** @see https://fetch.spec.whatwg.org/#cors-preflight-request */
+export function hasPreflightHeaders(headers: IncomingMessage['headers']): boolean {
+  return typeof headers.origin === 'string' && typeof headers['access-control-request-method'] === 'string';
 }
 
 export async function identify(

@@ -5,6 +5,9 @@
  *
  * - login needed, browser navigation, the route can sign in → 302 to
  *   `{prefix}/start?[provider=NAME&]rd=<original URL>`
+ * - login needed, a script's request (XHR / fetch, see http/request-kind.ts), the route can
+ *   sign in → 401 with a JSON body whose `sign_in_url` the page navigates to (never a 302: a
+ *   script following it to the IdP ends in a CORS error)
  * - login needed, anything else → 401 + `WWW-Authenticate: Bearer` (RFC 6750 §3)
  * - denied → 403 (`error="insufficient_scope"` for bearer callers, with `scope="…"` naming what
  *   is missing when an allow rule failed on its `scopes:` alone – RFC 6750 §3.1)
@@ -21,6 +24,7 @@ import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:ht
 import type { Duplex } from 'node:stream';
 import { REASONS, type ReasonCode } from '../errors.ts';
 import { originalUrl } from '../http/original-url.ts';
+import { isScriptRequest, type RequestHead, returnTarget, wantsRedirect } from '../http/request-kind.ts';
 import { type PageOptions, prefersHtml, sendError } from '../http/send-error.ts';
 import { DEFAULT_PAGES, type Pages } from '../pages/pages.ts';
 import type { Verdict } from './check.ts';
@@ -83,6 +87,8 @@ export interface Answer {
   readonly open?: string;
   /** what an HTML body offers beyond the reason's own page (see {@link pageAnswer}) */
   readonly page?: AnswerPage;
+  /** a script's 401: where the page should navigate to sign in (the JSON body's `sign_in_url`) */
+  readonly signInUrl?: string;
 }
 
 /**
@@ -99,11 +105,7 @@ export type AnswerPage =
 /** Expiry reasons a navigating browser is told about instead of silently redirected. */
 const EXPIRED: ReadonlySet<ReasonCode> = new Set(['session_expired', 'session_idle']);
 
-/** What a request that accepts a redirect looks like: a top-level browser navigation. */
-export interface RequestHead {
-  readonly method?: string;
-  readonly headers: IncomingMessage['headers'];
-}
+export type { RequestHead };
 
 export function answerFor(
   verdict: Verdict,
@@ -128,9 +130,9 @@ export function answerFor(
     return { status: 421, decision: 'error', reason, bodyCode: reason, body: true, headers, open };
   }
   if (verdict.outcome === 'login') {
-    const login = style.redirectToLogin && scope.route ? rt.loginTarget(scope.route) : undefined;
-    if (login?.canLogin && isBrowserNavigation(req)) {
-      const provider = login.provider === undefined ? '' : `provider=${encodeURIComponent(login.provider)}&`;
+    const login = scope.route ? rt.loginTarget(scope.route) : undefined;
+    const provider = login?.provider === undefined ? '' : `provider=${encodeURIComponent(login.provider)}&`;
+    if (style.redirectToLogin && login?.canLogin && wantsRedirect(req)) {
       const rd = originalUrl(scope);
       const location = `${login.startUrl}?${provider}rd=${encodeURIComponent(rd)}`;
       const page = pageAnswer(reason, scope, location, rd);
@@ -147,7 +149,17 @@ export function answerFor(
     if (dpop) headers['www-authenticate'] = dpop.wwwAuthenticate;
     if (dpop?.nonce) headers['dpop-nonce'] = dpop.nonce;
     const bodyCode = REASONS[reason].status === 401 ? reason : 'no_credentials';
-    return { status: 401, decision: 'login', reason, bodyCode, body: !style.headOnly, headers };
+    const answer = {
+      status: 401,
+      decision: 'login',
+      reason,
+      bodyCode,
+      body: !style.headOnly,
+      headers,
+    } as const;
+    if (!login?.canLogin || !isScriptRequest(req)) return answer;
+    const rd = returnTarget(originalUrl(scope), req.headers.referer);
+    return { ...answer, signInUrl: `${login.startUrl}?${provider}rd=${encodeURIComponent(rd)}` };
   }
   if (verdict.outcome === 'deny' || (reason === 'route_not_found' && style.noRouteIsDeny)) {
     if (scope.identity?.authType === 'bearer') {
@@ -203,6 +215,7 @@ export function respond(
       headers: answer.headers,
       status: answer.status,
       page: pageOptions(scope, answer, rt.pages),
+      ...(answer.signInUrl === undefined ? {} : { signInUrl: answer.signInUrl }),
     });
     return;
   }
@@ -277,11 +290,5 @@ export function wwwAuthenticate(
   return `Bearer realm="gatehouse", error="invalid_token", error_description="${REASONS[reason].detail}"`;
 }
 
-/** A top-level browser navigation that can follow a redirect to the IdP. */
-export function isBrowserNavigation(req: RequestHead): boolean {
-  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
-  if (req.headers.authorization) return false;
-  const mode = req.headers['sec-fetch-mode'];
-  if (mode !== undefined && mode !== 'navigate') return false;
-  return (req.headers.accept ?? '').includes('text/html');
-}
+/** A top-level browser navigation that can follow a redirect to the IdP (see `wantsRedirect`). */
+export const isBrowserNavigation = wantsRedirect;

@@ -9,12 +9,18 @@
 
 /** Value bytes per cookie: leaves room for the name and attributes within 4096. */
 export const CHUNK_SIZE = 3800;
-/** Most chunks written or read; 8 × 3800 bytes already fills half of node's default header limit. */
+/**
+ * The default `session.max_chunks`: most chunks written or read; 8 × 3800 bytes already fills
+ * half of node's default header limit.
+ */
 export const MAX_CHUNKS = 8;
+/** The schema's bound on `session.max_chunks`. */
+export const MAX_CHUNKS_LIMIT = 16;
 /** Chunk indexes recognised (to clear stale ones) beyond those ever read. */
 const MAX_INDEX_SEEN = 99;
 
-export type Assembled = { ok: true; value: string } | { ok: false };
+/** `tooLarge`: more chunks or bytes than the cap (`session_too_large`), found before any join. */
+export type Assembled = { ok: true; value: string } | { ok: false; tooLarge?: true };
 
 /** Is `name` the session cookie or one of its chunks? */
 export function isChunkName(base: string, name: string): boolean {
@@ -29,10 +35,18 @@ export function isChunkName(base: string, name: string): boolean {
 /**
  * The joined value of the session chunks among `pairs` (first occurrence of each name, as
  * other servers read them), or `ok: false` for any shape Gatehouse never writes: both the
- * plain and the chunked form, a gap, a leading zero, more than {@link MAX_CHUNKS} chunks.
+ * plain and the chunked form, a gap, a leading zero; `tooLarge` for more than `maxChunks`
+ * chunks or `maxChunks × CHUNK_SIZE` bytes, counted before anything is joined or decoded (a
+ * huge chunk count was mod_auth_openidc's CVE-2024-24814).
  */
-export function assembleChunks(base: string, pairs: ReadonlyArray<readonly [string, string]>): Assembled {
+export function assembleChunks(
+  base: string,
+  pairs: ReadonlyArray<readonly [string, string]>,
+  maxChunks: number = MAX_CHUNKS,
+): Assembled {
+  const maxBytes = maxChunks * CHUNK_SIZE;
   let plain: string | undefined;
+  let bytes = 0;
   const indexed = new Map<number, string>();
   for (const [name, value] of pairs) {
     if (name === base) {
@@ -41,11 +55,17 @@ export function assembleChunks(base: string, pairs: ReadonlyArray<readonly [stri
       const suffix = name.slice(base.length + 1);
       if (suffix.length > 1 && suffix.startsWith('0')) return { ok: false };
       const index = Number(suffix);
-      if (!indexed.has(index)) indexed.set(index, value);
+      if (indexed.has(index)) continue;
+      indexed.set(index, value);
+      bytes += value.length;
+      if (indexed.size > maxChunks || bytes > maxBytes) return { ok: false, tooLarge: true };
     }
   }
-  if (plain !== undefined) return indexed.size === 0 ? { ok: true, value: plain } : { ok: false };
-  if (indexed.size === 0 || indexed.size > MAX_CHUNKS) return { ok: false };
+  if (plain !== undefined) {
+    if (indexed.size !== 0) return { ok: false };
+    return plain.length > maxBytes ? { ok: false, tooLarge: true } : { ok: true, value: plain };
+  }
+  if (indexed.size === 0) return { ok: false };
   let value = '';
   for (let i = 0; i < indexed.size; i++) {
     const part = indexed.get(i);

@@ -12,14 +12,14 @@ import type { Config } from '../config/schema.ts';
 import { GatehouseError } from '../errors.ts';
 import type { Log } from '../observe/logger.ts';
 import { LruCache } from '../util/lru.ts';
-import { assembleChunks, CHUNK_SIZE, isChunkName, MAX_CHUNKS, splitChunks } from './chunks.ts';
+import { assembleChunks, CHUNK_SIZE, isChunkName, splitChunks } from './chunks.ts';
 import { parseCookieHeader, serializeCookie } from './cookie-header.ts';
 import { createSealer } from './seal.ts';
 import { isSessionData, type SessionData } from './session-data.ts';
 
 export interface SessionRead {
   session?: SessionData;
-  reason?: 'session_invalid' | 'session_expired' | 'session_idle';
+  reason?: 'session_invalid' | 'session_expired' | 'session_idle' | 'session_too_large';
   /** the cookie must be rewritten: sealed with an old secret, or lastSeenAt is due a bump */
   reseal: boolean;
   /** chunk names present in the request, so a write can clear stale ones */
@@ -72,6 +72,8 @@ export function createSessionCodec(opts: SessionCodecOptions): SessionCodec {
   const cache = new LruCache<CacheEntry>(opts.cacheSize);
   const stats = { hits: 0, misses: 0 };
   const attrs = { path: '/', secure, domain: cfg.cookie_domain };
+  const maxChunks = cfg.max_chunks;
+  const maxBytes = CHUNK_SIZE * maxChunks;
 
   const lifetimeEnd = (s: SessionData) => s.createdAt * 1000 + cfg.max_lifetime;
   const keyOf = (value: string) => hash('sha256', value, 'base64url');
@@ -96,8 +98,16 @@ export function createSessionCodec(opts: SessionCodecOptions): SessionCodec {
       // Each name once, in order of first appearance (one pair, the usual case, needs no Set).
       const present = pairs.length === 1 ? [pairs[0]![0]] : [...new Set(pairs.map(([name]) => name))];
       if (present.length === 0) return { reseal: false, present };
-      const joined = assembleChunks(cookieName, pairs);
-      if (!joined.ok || joined.value.length > CHUNK_SIZE * MAX_CHUNKS) {
+      const joined = assembleChunks(cookieName, pairs, maxChunks);
+      if (!joined.ok) {
+        if (joined.tooLarge) {
+          // One line per refused request, naming the sizes only (never a cookie value).
+          log.warn(
+            { chunks: present.length, max_chunks: maxChunks, reason: 'session_too_large' },
+            'session cookie refused: more chunks or bytes than session.max_chunks allows; cleared',
+          );
+          return { reason: 'session_too_large', reseal: false, present };
+        }
         return { reason: 'session_invalid', reseal: false, present };
       }
       const key = keyOf(joined.value);
@@ -121,18 +131,23 @@ export function createSessionCodec(opts: SessionCodecOptions): SessionCodec {
       const remaining = lifetimeEnd(data) - now;
       if (remaining <= 0) return codec.clear(present);
       let sealed = await sealer.seal(data, remaining / 1000);
-      if (sealed.length > CHUNK_SIZE * MAX_CHUNKS && data.idToken !== undefined) {
+      if (sealed.length > maxBytes && data.idToken !== undefined) {
         // The ID token is only an id_token_hint for logout; the IdP accepts client_id instead.
         log.warn({ session_id: data.id, bytes: sealed.length }, 'session too large: dropping the id token');
         const { idToken: _dropped, ...rest } = data;
         data = rest;
         sealed = await sealer.seal(data, remaining / 1000);
       }
-      if (sealed.length > CHUNK_SIZE * MAX_CHUNKS) {
-        log.error({ session_id: data.id, bytes: sealed.length }, 'session too large for cookies');
+      if (sealed.length > maxBytes) {
+        const hint =
+          'raise session.max_chunks, keep sessions server-side (session.storage: store), or have the IdP send fewer groups (its own group filter; identity.groups_filter narrows only what goes upstream)';
+        log.error(
+          { session_id: data.id, bytes: sealed.length, max_chunks: maxChunks, reason: 'session_too_large' },
+          `session too large for ${maxChunks} cookie chunks: ${hint}`,
+        );
         throw new GatehouseError(
-          'internal_error',
-          `the sealed session is ${sealed.length} bytes, over the limit`,
+          'session_too_large',
+          `the sealed session is ${sealed.length} bytes, over session.max_chunks × ${CHUNK_SIZE}: ${hint}`,
         );
       }
       cache.set(keyOf(sealed), { session: freeze(data), current: true }, lifetimeEnd(data));

@@ -45,6 +45,7 @@ async function cookieSealedWith(secret: string, extra: Partial<SessionData> = {}
       max_lifetime: 43_200_000,
       storage: 'cookie',
       refresh_before: 60_000,
+      max_chunks: 8,
     },
     secure: false,
     cacheSize: 0,

@@ -90,11 +90,13 @@ describe('resource bounds', () => {
     assert.equal(((await res.body.json()) as { error: string }).error, 'token_too_large');
   });
 
-  it('more session chunks than MAX_CHUNKS (8) → session_invalid, no unseal attempted', async () => {
+  it('more session chunks than session.max_chunks (8) → session_too_large, cleared, no unseal attempted', async () => {
     const cookie = Array.from({ length: 9 }, (_, i) => `gatehouse.${i}=${'Fe26.2'.repeat(10)}`).join('; ');
     const res = await request(`${gh.url}/app`, { headers: { cookie, accept: 'application/json' } });
     assert.equal(res.statusCode, 401);
-    assert.equal(((await res.body.json()) as { error: string }).error, 'session_invalid');
+    assert.equal(((await res.body.json()) as { error: string }).error, 'session_too_large');
+    const cleared = [res.headers['set-cookie']].flat().join('\n');
+    assert.match(cleared, /gatehouse\.8=; Path=\/; Max-Age=0/);
     // 200 cookie pairs, of which 100 look like chunks: still bounded, still refused
     const flood = Array.from({ length: 300 }, (_, i) => `gatehouse.${i % 100}=x; c${i}=y`).join('; ');
     const res2 = await request(`${gh.url}/app`, { headers: { cookie: flood, accept: 'application/json' } });

@@ -60,6 +60,7 @@ describe('parseConfig', () => {
       policy: 'public',
       enforce: true,
       preserve_host: false,
+      cors_preflight: 'deny',
     });
     assert.equal(secretPaths.size, 0);
     assert.deepEqual(fileRefs, []);

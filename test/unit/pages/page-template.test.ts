@@ -127,7 +127,7 @@ describe('page template', () => {
 
 describe('reason pages', () => {
   test('every non-allow reason code has a title, a message and a next step', () => {
-    const allow = new Set(['public_route', 'policy_allowed', 'dry_run']);
+    const allow = new Set(['public_route', 'policy_allowed', 'dry_run', 'preflight']);
     for (const code of Object.keys(REASONS) as ReasonCode[]) {
       if (allow.has(code)) continue;
       const page = (REASON_PAGES as Record<string, (typeof REASON_PAGES)['internal_error']>)[code];

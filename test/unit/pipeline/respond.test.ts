@@ -218,3 +218,46 @@ describe('answerFor: rate_limited', () => {
     assert.equal(a.headers['retry-after'], '7');
   });
 });
+
+describe('answerFor: script requests (XHR / fetch) that need sign-in', () => {
+  const page = 'https://app.example.com/app/dashboard';
+  it('answers 401 with a sign_in_url back to the same-origin Referer page, never a 302', () => {
+    for (const headers of [
+      { accept: '*/*', 'sec-fetch-mode': 'cors', referer: page },
+      { accept: 'text/html', 'x-requested-with': 'XMLHttpRequest', referer: page },
+      { accept: 'application/json', 'sec-fetch-mode': 'same-origin', referer: page },
+    ]) {
+      const a = answerFor(login, scope(), canLogin(), { method: 'GET', headers }, PROXY_STYLE);
+      assert.equal(a.status, 401);
+      assert.equal(a.headers.location, undefined);
+      assert.equal(a.signInUrl, `https://app.example.com/.gatehouse/start?rd=${encodeURIComponent(page)}`);
+    }
+  });
+
+  it('returns to the request URL when the Referer is cross-origin or absent', () => {
+    const want = `https://app.example.com/.gatehouse/start?rd=${encodeURIComponent('https://app.example.com/app/orders?id=1&x=2')}`;
+    for (const referer of ['https://evil.example/app', 'not a url', undefined]) {
+      const headers = { 'sec-fetch-mode': 'cors', ...(referer ? { referer } : {}) };
+      const a = answerFor(login, scope(), canLogin(), { method: 'POST', headers }, PROXY_STYLE);
+      assert.equal(a.signInUrl, want);
+    }
+  });
+
+  it('names no sign_in_url where the route cannot sign in, nor for a navigation', () => {
+    const fetchReq: RequestHead = { method: 'GET', headers: { 'sec-fetch-mode': 'cors' } };
+    assert.equal(
+      answerFor(login, scope(), canLogin({ canLogin: false }), fetchReq, PROXY_STYLE).signInUrl,
+      undefined,
+    );
+    const nav = answerFor(login, scope(), canLogin(), browser, PROXY_STYLE);
+    assert.equal(nav.status, 302);
+    assert.equal(nav.signInUrl, undefined);
+  });
+
+  it('keeps the 401 head-only for nginx auth_request from a trusted proxy', () => {
+    const fetchReq: RequestHead = { method: 'GET', headers: { 'sec-fetch-mode': 'cors' } };
+    const a = answerFor(login, scope(), canLogin(), fetchReq, authRequestStyle(true));
+    assert.equal(a.status, 401);
+    assert.equal(a.body, false);
+  });
+});

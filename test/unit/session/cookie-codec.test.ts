@@ -197,7 +197,6 @@ describe('session cookie codec', () => {
       [...pairs, plain].join('; '), // both forms
       [pairs[0], pairs[2]].join('; '),
       [pairs[0], 'gatehouse.01=x', ...pairs.slice(1)].join('; '),
-      Array.from({ length: MAX_CHUNKS + 1 }, (_, i) => `gatehouse.${i}=a`).join('; '),
       pairs.map((p, i) => (i === 1 ? `${p.split('=')[0]}=` : p)).join('; '),
     ];
     for (const header of bad) assert.equal((await c.read(header, T0)).reason, 'session_invalid');
@@ -217,7 +216,33 @@ describe('session cookie codec', () => {
     const read = await c.read(cookieHeader(set), T0);
     assert.equal(read.session?.idToken, undefined);
     assert.equal(read.session?.claims.sub, 'alice');
-    await assert.rejects(c.write(session({ accessToken: huge }), [], T0), { code: 'internal_error' });
+    await assert.rejects(c.write(session({ accessToken: huge }), [], T0), {
+      code: 'session_too_large',
+      message: /session\.max_chunks.*session\.storage: store.*fewer groups/,
+    });
+  });
+
+  it('refuses more chunks or bytes than session.max_chunks before joining anything (CVE-2024-24814)', async () => {
+    const c = codec();
+    const many = Array.from({ length: MAX_CHUNKS + 1 }, (_, i) => `gatehouse.${i}=a`).join('; ');
+    const tooMany = await c.read(many, T0);
+    assert.equal(tooMany.reason, 'session_too_large');
+    assert.equal(tooMany.present.length, MAX_CHUNKS + 1, 'every chunk is listed so clear() expires it');
+    const fat = Array.from({ length: 2 }, (_, i) => `gatehouse.${i}=${'a'.repeat(CHUNK_SIZE * 5)}`).join(
+      '; ',
+    );
+    assert.equal((await c.read(fat, T0)).reason, 'session_too_large');
+    assert.equal(
+      (await c.read(`gatehouse=${'a'.repeat(CHUNK_SIZE * MAX_CHUNKS + 1)}`, T0)).reason,
+      'session_too_large',
+    );
+    assert.equal(c.stats.misses, 0, 'nothing was unsealed');
+    // A lower cap applies to writes too: a session needing 3 chunks is refused with 2.
+    const small = codec({ max_chunks: 2 });
+    const token = randomBytes(CHUNK_SIZE * 2).toString('base64url');
+    await assert.rejects(small.write(session({ accessToken: token }), [], T0), { code: 'session_too_large' });
+    const written = await codec({ max_chunks: 4 }).write(session({ accessToken: token }), [], T0);
+    assert.equal((await small.read(cookieHeader(written), T0)).reason, 'session_too_large');
   });
 
   it('writes nothing but deletions for a session past its lifetime', async () => {
