@@ -562,7 +562,7 @@ export const configSchema = z.strictObject({
         ])
         .optional(),
       /** most bytes of identity headers + assertion; more is `identity_headers_too_large` (500) */
-      max_header_bytes: z.number().int().min(1024).max(65_536).default(8192),
+      max_header_bytes: z.number().int().min(1024).max(65_536).default(16_384),
     })
     .prefault({}),
   cache: z

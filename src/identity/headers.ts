@@ -24,7 +24,7 @@ export const IDENTITY_HEADERS: readonly string[] = Object.freeze([
  * `large_client_header_buffers` is 8k per line and node's `maxHeaderSize` 16 KiB for the whole
  * head, so a larger block would make the upstream answer 431 or 400 instead of serving the user.
  */
-export const DEFAULT_MAX_IDENTITY_HEADER_BYTES = 8192;
+export const DEFAULT_MAX_IDENTITY_HEADER_BYTES = 16_384;
 
 /** C0 controls (incl. CR, LF, NUL, TAB), DEL and C1 controls. */
 const CONTROL = /\p{Cc}/u;

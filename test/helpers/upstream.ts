@@ -81,9 +81,10 @@ function respond(res: ServerResponse, query: URLSearchParams): void {
   res.end('custom');
 }
 
-export async function startEchoUpstream(): Promise<EchoUpstream> {
+/** `maxHeaderSize`: an upstream that takes more request headers than node's 16 KiB default. */
+export async function startEchoUpstream(opts: { maxHeaderSize?: number } = {}): Promise<EchoUpstream> {
   const requests: RecordedRequest[] = [];
-  const server = createServer((req, res) => {
+  const server = createServer({ maxHeaderSize: opts.maxHeaderSize ?? 16_384 }, (req, res) => {
     const entry = record(req, false);
     requests.push(entry);
     const url = new URL(req.url ?? '/', 'http://upstream.invalid');

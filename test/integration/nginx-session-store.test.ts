@@ -39,7 +39,7 @@ describe('issue-19: nginx auth_request refreshes a 150-group store session', { s
       accessTokenTtl: 300,
       users: { carol: { email: 'carol@example.com', name: 'Carol', groups: GROUPS } },
     });
-    echo = await startEchoUpstream();
+    echo = await startEchoUpstream({ maxHeaderSize: 65_536 });
     gh = await startTestGatehouse(
       testConfig({
         idp,
@@ -47,6 +47,8 @@ describe('issue-19: nginx auth_request refreshes a 150-group store session', { s
         server: { public_url: base, trusted_proxies: ['127.0.0.1/32'] },
         // refresh_before (1d) > the access token's 300 s: every request refreshes.
         session: { storage: 'store', refresh_before: '1d' },
+        // 150 long group names are more identity header bytes than the 16 KiB default.
+        identity: { max_header_bytes: 65_536 },
         routes: [
           route('team', '/team', echo.url, { policy: { allow: [{ groups: [GROUPS[149]!] }] } }),
           route('app', '/', echo.url),

@@ -48,7 +48,8 @@ function config(store: string, extra: { refresh_before?: string; storage?: 'cook
       ...(extra.refresh_before ? { refresh_before: extra.refresh_before } : {}),
     },
     store,
-    identity: { pass_access_token: true },
+    // 150 long group names and the access token are more identity header bytes than the 16 KiB default.
+    identity: { pass_access_token: true, max_header_bytes: 65_536 },
     routes: [
       // Only the 150th group lets in here: the whole group list survives in the record.
       route('team', '/team', upstream.url, {
@@ -131,7 +132,7 @@ function cli(args: string[]): Promise<{ code: number | null; out: string; err: s
 before(async () => {
   if (skip) return;
   redis = await startRedis();
-  upstream = await startEchoUpstream();
+  upstream = await startEchoUpstream({ maxHeaderSize: 65_536 });
   const ports = await Promise.all([1, 2, 3, 4, 5].map(() => freePort()));
   idp = await startDevIdp({
     redirectUris: ports.map((p) => `http://127.0.0.1:${p}/.gatehouse/callback`),
