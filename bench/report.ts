@@ -75,7 +75,7 @@ export function writeReport(r: Report, file: string): void {
   }
   // The peers and soak sections are written by their own scripts between markers: keep them.
   const previous = existsSync(file) ? readFileSync(file, 'utf8') : '';
-  const kept = ['peers', 'soak', 'scale-soak']
+  const kept = ['peers', 'workers', 'soak', 'scale-soak']
     .map((name) => new RegExp(`<!-- ${name}:begin[\\s\\S]*<!-- ${name}:end -->`).exec(previous)?.[0])
     .filter((x) => x !== undefined);
   writeFileSync(file, `${out.join('\n')}\n${kept.map((k) => `\n${k}\n`).join('')}`);
