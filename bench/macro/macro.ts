@@ -334,7 +334,7 @@ export async function runMacro(opts: MacroOptions): Promise<MacroResult> {
         const run: ScenarioRun = { ...load, cpu_us_per_req: (cpu1 - cpu0) / load.requests };
         runs.get(s.name)!.push(run);
         log(
-          `  round ${round} ${s.name.padEnd(15)} ${run.rps.toFixed(0).padStart(6)} req/s  p50 ${run.p50_ms.toFixed(2)} ms  p99 ${run.p99_ms.toFixed(2)} ms  ${run.cpu_us_per_req.toFixed(0)} µs CPU/req`,
+          `  round ${round} ${s.name.padEnd(18)} ${run.rps.toFixed(0).padStart(6)} req/s  p50 ${run.p50_ms.toFixed(2)} ms  p99 ${run.p99_ms.toFixed(2)} ms  ${run.cpu_us_per_req.toFixed(0)} µs CPU/req`,
         );
       }
     }
