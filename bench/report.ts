@@ -73,10 +73,12 @@ export function writeReport(r: Report, file: string): void {
       );
     }
   }
-  // The soak section is written by bench/soak/soak.ts between its markers: keep it.
+  // The peers and soak sections are written by their own scripts between markers: keep them.
   const previous = existsSync(file) ? readFileSync(file, 'utf8') : '';
-  const soak = /<!-- soak:begin[\s\S]*<!-- soak:end -->/.exec(previous)?.[0];
-  writeFileSync(file, `${out.join('\n')}\n${soak ? `\n${soak}\n` : ''}`);
+  const kept = ['peers', 'workers', 'soak', 'scale-soak']
+    .map((name) => new RegExp(`<!-- ${name}:begin[\\s\\S]*<!-- ${name}:end -->`).exec(previous)?.[0])
+    .filter((x) => x !== undefined);
+  writeFileSync(file, `${out.join('\n')}\n${kept.map((k) => `\n${k}\n`).join('')}`);
 }
 
 /** A guarded ratio as a table row: measured, target (met or not), limit. */

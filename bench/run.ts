@@ -44,14 +44,14 @@ export function machine() {
 function macroTable(m: MacroResult): string {
   const lines = [
     `\nmacro (${m.seconds}s per scenario, wrk -t1 -c${m.connections}, ${m.rounds} round(s), medians)`,
-    `  ${'scenario'.padEnd(16)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'CPU µs/req'.padStart(11)}`,
+    `  ${'scenario'.padEnd(20)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'CPU µs/req'.padStart(11)}`,
   ];
   for (const s of m.scenarios) {
     lines.push(
-      `  ${s.name.padEnd(16)} ${s.rps.toFixed(0).padStart(8)} ${s.p50_ms.toFixed(2).padStart(8)} ${s.p99_ms.toFixed(2).padStart(8)} ${s.cpu_us_per_req.toFixed(1).padStart(11)}   ${s.what}`,
+      `  ${s.name.padEnd(20)} ${s.rps.toFixed(0).padStart(8)} ${s.p50_ms.toFixed(2).padStart(8)} ${s.p99_ms.toFixed(2).padStart(8)} ${s.cpu_us_per_req.toFixed(1).padStart(11)}   ${s.what}`,
     );
   }
-  for (const s of m.skipped) lines.push(`  ${s.name.padEnd(16)} left out: ${s.why}`);
+  for (const s of m.skipped) lines.push(`  ${s.name.padEnd(20)} left out: ${s.why}`);
   lines.push(
     `\n  ${'ratio'.padEnd(30)} ${'req/s'.padStart(7)} ${'CPU/req'.padStart(8)} ${'p99'.padStart(7)}`,
   );

@@ -27,18 +27,22 @@ export interface LoadOptions {
   cpus?: string;
   /** send each request as a POST with a body of this many bytes (wrk only) */
   uploadBytes?: number;
+  /** a wrk Lua script of its own (it must print report.lua's WRKJSON line; wrk only) */
+  script?: string;
 }
 
 const LUA = new URL('./report.lua', import.meta.url).pathname;
 export const HAS_WRK = spawnSync('wrk', ['--version']).error === undefined;
 
 export function runLoad(o: LoadOptions): Promise<LoadResult> {
+  if (o.script !== undefined && !HAS_WRK) throw new Error('a load script needs wrk (apt-get install wrk)');
   if (o.uploadBytes !== undefined && !HAS_WRK) throw new Error('uploads need wrk (apt-get install wrk)');
   return HAS_WRK ? runWrk(o) : runNodeLoop(o);
 }
 
 /** report.lua, preceded for uploads by the request it sends (one script per body size). */
 function luaFor(o: LoadOptions): string {
+  if (o.script !== undefined) return o.script;
   if (o.uploadBytes === undefined) return LUA;
   const file = join(tmpdir(), `gatehouse-bench-upload-${o.uploadBytes}.lua`);
   const setup = `wrk.method = "POST"\nwrk.body = string.rep("x", ${o.uploadBytes})\nwrk.headers["Content-Type"] = "application/octet-stream"\n`;

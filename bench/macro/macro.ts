@@ -21,6 +21,7 @@ import {
   sessionCookieHeader,
   startKeyServer,
 } from '../lib/fixtures.ts';
+import { APACHE, apacheConfig } from './apache.ts';
 import { type LoadResult, runLoad } from './load.ts';
 import { NGINX, nginxConfig } from './nginx.ts';
 import { cpuMicros, freePort, NODE, type Proc, start, waitForOk, waitForPort } from './procs.ts';
@@ -34,6 +35,7 @@ export type ServerName =
   | 'gatehouse-unix'
   | 'min-auth'
   | 'nginx'
+  | 'apache'
   | 'gh-w1'
   | 'gh-w2';
 
@@ -42,9 +44,10 @@ export interface Scenario {
   what: string;
   server: ServerName;
   /** port key to send load to (nginx has three) */
-  port?: 'nginx-auth' | 'nginx-auth-unix' | 'nginx-min-auth';
+  port?: 'nginx-auth' | 'nginx-auth-unix' | 'nginx-min-auth' | 'apache-oidc';
   path: string;
-  auth?: 'bearer' | 'session';
+  /** `bearer`: the ES256 token; `bearer-rs256`: the RS256 one (what mod_auth_openidc can verify) */
+  auth?: 'bearer' | 'bearer-rs256' | 'session';
   /** processes whose CPU counts for this scenario */
   cpuOf: ServerName[];
 }
@@ -119,6 +122,30 @@ export const SCENARIOS: Scenario[] = [
     cpuOf: ['nginx', 'min-auth'],
   },
   {
+    name: 'gh-bearer-rs256',
+    what: 'Gatehouse, warm bearer (RS256, the token Apache verifies)',
+    server: 'gatehouse',
+    path: '/app/x',
+    auth: 'bearer-rs256',
+    cpuOf: ['gatehouse'],
+  },
+  {
+    name: 'apache',
+    what: 'Apache httpd alone (mod_proxy_http)',
+    server: 'apache',
+    path: '/app/x',
+    cpuOf: ['apache'],
+  },
+  {
+    name: 'apache+oidc-bearer',
+    what: 'Apache + mod_auth_openidc, bearer JWT (RS256) verified in-process',
+    server: 'apache',
+    port: 'apache-oidc',
+    path: '/app/x',
+    auth: 'bearer-rs256',
+    cpuOf: ['apache'],
+  },
+  {
     name: 'gh-w1',
     what: 'Gatehouse workers: 1, warm bearer, unpinned',
     server: 'gh-w1',
@@ -153,6 +180,11 @@ export const RATIOS = (
     ['nginx+gh-auth', 'nginx+min-auth'],
     ['nginx+gh-auth-unix', 'nginx+gh-auth'],
     ['gh-w2', 'gh-w1'],
+    ['apache', 'nginx'],
+    ['apache', 'bare-proxy'],
+    ['apache+oidc-bearer', 'apache'],
+    ['gh-bearer-rs256', 'apache+oidc-bearer'],
+    ['gh-bearer-rs256', 'gh-bearer'],
   ] as const
 ).map(([scenario, reference]) => ({ name: `${scenario} / ${reference}`, scenario, reference }));
 
@@ -235,6 +267,7 @@ export async function runMacro(opts: MacroOptions): Promise<MacroResult> {
   const procs = new Map<ServerName, Proc>();
   const ports = new Map<string, number>();
   const keyServer = await startKeyServer();
+  const failedCheck = new Set<string>();
   try {
     const needed = new Set(wanted.flatMap((s) => [s.server, ...s.cpuOf]));
     needed.add('upstream');
@@ -244,17 +277,38 @@ export async function runMacro(opts: MacroOptions): Promise<MacroResult> {
         skipped.push({ name: s.name, why: 'no nginx' });
       needed.delete('nginx');
     }
+    if (!APACHE && needed.has('apache')) {
+      for (const s of wanted.filter((x) => x.server === 'apache'))
+        skipped.push({ name: s.name, why: 'no apache2' });
+      needed.delete('apache');
+    }
     await startServers(needed, { dir, procs, ports, keyServer });
     const token = await mintToken(keyServer.keys.ES256, { ttlS: 6 * 3600 });
+    const rs256 = await mintToken(keyServer.keys.RS256, { ttlS: 6 * 3600 });
     const cookie = await sessionCookieHeader(keyServer.origin);
     const headersFor = (s: Scenario): Record<string, string> =>
       s.auth === 'bearer'
         ? { authorization: `Bearer ${token}` }
-        : s.auth === 'session'
-          ? { cookie: `theme=dark; ${cookie}` }
-          : {};
+        : s.auth === 'bearer-rs256'
+          ? { authorization: `Bearer ${rs256}` }
+          : s.auth === 'session'
+            ? { cookie: `theme=dark; ${cookie}` }
+            : {};
 
-    const runnable = wanted.filter((s) => procs.has(s.server));
+    // An authenticated scenario must refuse a request without its credential before it is
+    // measured: a proxy that answers 200 to everyone would otherwise look fast.
+    for (const s of wanted.filter((x) => x.auth !== undefined && procs.has(x.server))) {
+      const url = `http://127.0.0.1:${ports.get(s.port ?? s.server)}${s.path}`;
+      const [without, withIt] = [await fetch(url), await fetch(url, { headers: headersFor(s) })];
+      await Promise.all([without.body?.cancel(), withIt.body?.cancel()]);
+      if (without.status === 200 || withIt.status !== 200) {
+        const why = `without the credential ${without.status}, with it ${withIt.status}`;
+        log(`  ${s.name}: left out: ${why}`);
+        skipped.push({ name: s.name, why });
+        failedCheck.add(s.name);
+      }
+    }
+    const runnable = wanted.filter((s) => procs.has(s.server) && !failedCheck.has(s.name));
     const runs = new Map<string, ScenarioRun[]>(runnable.map((s) => [s.name, []]));
     const failed = new Set<string>();
     for (let round = 1; round <= opts.rounds; round++) {
@@ -280,7 +334,7 @@ export async function runMacro(opts: MacroOptions): Promise<MacroResult> {
         const run: ScenarioRun = { ...load, cpu_us_per_req: (cpu1 - cpu0) / load.requests };
         runs.get(s.name)!.push(run);
         log(
-          `  round ${round} ${s.name.padEnd(15)} ${run.rps.toFixed(0).padStart(6)} req/s  p50 ${run.p50_ms.toFixed(2)} ms  p99 ${run.p99_ms.toFixed(2)} ms  ${run.cpu_us_per_req.toFixed(0)} µs CPU/req`,
+          `  round ${round} ${s.name.padEnd(18)} ${run.rps.toFixed(0).padStart(6)} req/s  p50 ${run.p50_ms.toFixed(2)} ms  p99 ${run.p99_ms.toFixed(2)} ms  ${run.cpu_us_per_req.toFixed(0)} µs CPU/req`,
         );
       }
     }
@@ -438,6 +492,20 @@ async function startServers(
     const p = start(NGINX, ['-p', join(dir, 'nginx'), '-c', conf], { cpus: PROXY_CPU });
     procs.set('nginx', p);
     for (const port of [alone, auth, minAuth, authUnix]) if (port !== undefined) await waitForPort(port, p);
+  }
+  if (needed.has('apache') && APACHE) {
+    const [alone, oidc] = [await freePort(), await freePort()];
+    ports.set('apache', alone);
+    ports.set('apache-oidc', oidc);
+    const conf = apacheConfig(join(dir, 'apache'), {
+      alone,
+      oidc,
+      upstream: upstreamPort,
+      key: keyServer.keys.RS256,
+    });
+    const p = start(APACHE, ['-f', conf, '-DFOREGROUND'], { cpus: PROXY_CPU });
+    procs.set('apache', p);
+    for (const port of [alone, oidc]) await waitForPort(port, p);
   }
 }
 
