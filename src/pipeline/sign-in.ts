@@ -12,6 +12,8 @@
  * `{prefix}/start` validates it (`safeRedirect`), so this endpoint never judges or follows it.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isScriptRequest, returnTarget } from '../http/request-kind.ts';
+import { sendError } from '../http/send-error.ts';
 import { DEFAULT_PAGES } from '../pages/pages.ts';
 import type { Runtime } from './runtime.ts';
 import type { Scope } from './scope.ts';
@@ -25,6 +27,19 @@ export function serveSignIn(req: IncomingMessage, res: ServerResponse, scope: Sc
   const startPath = `${rt.prefix}/start`;
   const start = rt.publicOrigin ? new URL(startPath, rt.publicOrigin).href : startPath;
   const location = rd ? `${start}?rd=${encodeURIComponent(rd)}` : start;
+  // nginx's `error_page 401` lands a page's fetch/XHR here too, with the browser's headers: a
+  // redirect to the IdP would end in a CORS error, so it gets the 401 JSON naming where to sign
+  // in – back to the page that made the call (a same-origin Referer), else the URL it called.
+  if (isScriptRequest(req)) {
+    const back = returnTarget(absolute(rd, `${scope.proto}://${scope.host}/`), req.headers.referer);
+    scope.outcome = { decision: 'login', reason: 'no_credentials', status: 401 };
+    sendError(req, res, 'no_credentials', {
+      requestId: scope.requestId,
+      headers: { 'www-authenticate': 'Bearer realm="gatehouse"' },
+      signInUrl: `${start}?rd=${encodeURIComponent(back)}`,
+    });
+    return;
+  }
   const pages = rt.pages ?? DEFAULT_PAGES;
   const body = pages.signIn(location, scope.requestId);
   res.writeHead(302, {
@@ -35,4 +50,14 @@ export function serveSignIn(req: IncomingMessage, res: ServerResponse, scope: Sc
   });
   res.end(req.method === 'HEAD' ? undefined : body);
   scope.outcome = { decision: 'login', reason: 'no_credentials', status: 302 };
+}
+
+/** `rd` made absolute on `here` (`{prefix}/start` judges it again); `here` when it is unusable. */
+function absolute(rd: string | undefined, here: string): string {
+  if (!rd) return here;
+  try {
+    return new URL(rd, here).href;
+  } catch {
+    return here;
+  }
 }

@@ -172,7 +172,7 @@ describe('issue-6: behind nginx, auth_request mode with the shipped snippets', {
     const cases: Record<string, string>[] = [
       { accept: 'application/json' },
       {},
-      { accept: 'text/html', 'sec-fetch-mode': 'cors' },
+      { accept: 'text/html', 'sec-fetch-mode': 'cors', authorization: 'Bearer not-a-token' },
       { accept: 'text/html', authorization: 'Bearer not-a-token' },
     ];
     for (const headers of cases) {
@@ -187,6 +187,40 @@ describe('issue-6: behind nginx, auth_request mode with the shipped snippets', {
     }
     const bad = await get(`${base}/app/data`, { authorization: 'Bearer not-a-token' });
     assert.match(String(bad.headers['www-authenticate']), /error="invalid_token"/);
+  });
+
+  it('issue-19: a page script nginx sends to sign_in gets 401 JSON with sign_in_url, never a redirect', async () => {
+    const page = `${base}/app/page?x=1&y=2`;
+    const scripts: Record<string, string>[] = [
+      { accept: '*/*', 'sec-fetch-mode': 'cors' },
+      { accept: 'application/json', 'sec-fetch-mode': 'same-origin' },
+      { accept: 'text/html, */*', 'x-requested-with': 'XMLHttpRequest' },
+      { accept: 'application/json, text/html;q=0.5' },
+    ];
+    for (const headers of scripts) {
+      const res = await get(`${base}/app/data?z=1&w=2`, { ...headers, referer: page });
+      assert.equal(res.status, 401, JSON.stringify(headers));
+      assert.equal(res.headers.location, undefined);
+      assert.match(String(res.headers['www-authenticate']), /^Bearer realm="gatehouse"/);
+      const body = JSON.parse(res.text);
+      assert.equal(body.error, 'no_credentials');
+      const signIn = new URL(body.sign_in_url);
+      assert.equal(`${signIn.origin}${signIn.pathname}`, `${base}/.gatehouse/start`);
+      assert.equal(signIn.searchParams.get('rd'), page, 'back to the page, not the API it called');
+    }
+    // Without a Referer: back to the URL called, whole (it travelled in a header). A cross-site
+    // Referer is never a return target.
+    for (const referer of [undefined, 'https://evil.example/x']) {
+      const res = await get(`${base}/app/data?z=1&w=2`, {
+        accept: '*/*',
+        'sec-fetch-mode': 'cors',
+        ...(referer ? { referer } : {}),
+      });
+      assert.equal(
+        new URL(JSON.parse(res.text).sign_in_url).searchParams.get('rd'),
+        `${base}/app/data?z=1&w=2`,
+      );
+    }
   });
 
   it('passes a valid bearer: the upstream sees X-Auth-Request-User machine and a verifiable assertion', async () => {
