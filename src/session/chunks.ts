@@ -6,6 +6,7 @@
  * chunks can only fail to unseal; the rules below reject the malformed cases before that cost.
  * @see https://www.rfc-editor.org/rfc/rfc6265#section-6.1
  */
+import { parseCookieHeader } from './cookie-header.ts';
 
 /** Value bytes per cookie: leaves room for the name and attributes within 4096. */
 export const CHUNK_SIZE = 3800;
@@ -83,4 +84,18 @@ export function splitChunks(base: string, sealed: string): Array<[string, string
     out.push([`${base}.${i}`, sealed.slice(at, at + CHUNK_SIZE)]);
   }
   return out;
+}
+
+/**
+ * The session cookies a request carries (`NAME` and every `NAME.i`), so an answer can expire
+ * the ones it does not rewrite – whichever storage wrote them.
+ */
+export function presentSessionCookies(base: string, cookieHeader: string | undefined): string[] {
+  const names = parseCookieHeader(cookieHeader).map(([name]) => name);
+  return [...new Set(names.filter((name) => isChunkName(base, name)))];
+}
+
+/** The cookie names to expire to end a session: `NAME` and every chunk the request carried. */
+export function sessionCookiesToClear(base: string, present: readonly string[]): string[] {
+  return [...new Set([base, ...present.filter((n) => isChunkName(base, n))])];
 }

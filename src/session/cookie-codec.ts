@@ -12,7 +12,14 @@ import type { Config } from '../config/schema.ts';
 import { GatehouseError } from '../errors.ts';
 import type { Log } from '../observe/logger.ts';
 import { LruCache } from '../util/lru.ts';
-import { assembleChunks, CHUNK_SIZE, isChunkName, splitChunks } from './chunks.ts';
+import {
+  assembleChunks,
+  CHUNK_SIZE,
+  isChunkName,
+  presentSessionCookies,
+  sessionCookiesToClear,
+  splitChunks,
+} from './chunks.ts';
 import { parseCookieHeader, serializeCookie } from './cookie-header.ts';
 import { createSealer } from './seal.ts';
 import { isSessionData, type SessionData } from './session-data.ts';
@@ -161,15 +168,9 @@ export function createSessionCodec(opts: SessionCodecOptions): SessionCodec {
       return out;
     },
 
-    present(cookieHeader) {
-      const names = parseCookieHeader(cookieHeader).map(([name]) => name);
-      return [...new Set(names.filter((name) => isChunkName(cookieName, name)))];
-    },
+    present: (cookieHeader) => presentSessionCookies(cookieName, cookieHeader),
 
-    clear(present) {
-      const names = new Set([cookieName, ...present.filter((n) => isChunkName(cookieName, n))]);
-      return [...names].map(expire);
-    },
+    clear: (present) => sessionCookiesToClear(cookieName, present).map(expire),
   };
 
   function expire(name: string): string {

@@ -21,7 +21,7 @@ import { GatehouseError } from '../errors.ts';
 import type { Log } from '../observe/logger.ts';
 import type { SessionRecords } from '../store/session-records.ts';
 import { LruCache } from '../util/lru.ts';
-import { isChunkName } from './chunks.ts';
+import { presentSessionCookies, sessionCookiesToClear } from './chunks.ts';
 import type { SessionCodec, SessionCodecOptions, SessionRead } from './cookie-codec.ts';
 import { parseCookieHeader, serializeCookie } from './cookie-header.ts';
 import { createSealer } from './seal.ts';
@@ -176,15 +176,9 @@ export function createStoreSessionCodec(opts: StoreCodecOptions): SessionCodec {
       return out;
     },
 
-    present(cookieHeader) {
-      const names = parseCookieHeader(cookieHeader).map(([name]) => name);
-      return [...new Set(names.filter((name) => isChunkName(cookieName, name)))];
-    },
+    present: (cookieHeader) => presentSessionCookies(cookieName, cookieHeader),
 
-    clear(present) {
-      const names = new Set([cookieName, ...present.filter((n) => isChunkName(cookieName, n))]);
-      return [...names].map(expire);
-    },
+    clear: (present) => sessionCookiesToClear(cookieName, present).map(expire),
   };
   return codec;
 }
