@@ -4,7 +4,7 @@
  * It turns the request as the scope describes it (host, method, normalized target) and its
  * credentials into a {@link Verdict}, in this order:
  *
- *   route → identify (+ refresh) → authorize → rate limit → identity headers (allow only)
+ *   route → preflight → identify (+ refresh, DPoP proof) → authorize → rate limit → identity headers
  *
  * It never writes a response: `respond.ts` answers a non-allow verdict, the entry point forwards
  * or answers an allowed one. What it learnt along the way (route, identity, decision, cookies to
