@@ -34,6 +34,11 @@ export const REASONS = {
   session_revoked: { status: 401, detail: 'The session was signed out.' },
   refresh_failed: { status: 401, detail: 'The session could not be refreshed.' },
   provider_not_allowed: { status: 401, detail: 'This route does not accept credentials from this provider.' },
+  mtls_certificate_required: {
+    status: 401,
+    detail: 'The token is bound to a client certificate: present it, issued by the trusted CA.',
+  },
+  mtls_binding_mismatch: { status: 401, detail: 'The token is bound to another client certificate.' },
 
   // authorization
   policy_denied: { status: 403, detail: 'You are not allowed to access this resource.' },

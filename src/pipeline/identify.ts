@@ -14,6 +14,7 @@ import { identityFromClaims } from '../policy/identity-from-claims.ts';
 import { acceptsProvider, type IdpEntry } from '../policy/idp-directory.ts';
 import { type SessionData, sessionProvider } from '../session/session-data.ts';
 import { extractBearer } from '../tokens/extract-bearer.ts';
+import { checkCertificateBinding } from '../tokens/mtls-binding.ts';
 import type { VerifiedToken } from '../tokens/verified-token-cache.ts';
 import type { Identifying } from './runtime.ts';
 import type { Scope } from './scope.ts';
@@ -61,6 +62,7 @@ export async function identify(
     try {
       const verified = await rt.bearer.verify(token);
       const identity = tokenIdentity(verified, rt);
+      if (identity.binding === 'mtls') checkCertificateBinding(verified.x5t!, scope.clientCertificate);
       // A valid token from a provider this route does not take: another credential would do.
       if (!acceptsProvider(providers, identity.idp)) {
         scope.authFailure = 'provider_not_allowed';
@@ -180,6 +182,8 @@ function tokenIdentity(v: VerifiedToken, rt: Identifying): Identity {
         expiresAt: v.expiresAt,
         iss: v.issuer,
         ...(idp.name !== undefined ? { idp: idp.name } : {}),
+        // a bound token that reaches policy was proven on its request (checked in identify)
+        ...(v.x5t !== undefined ? { binding: 'mtls' as const } : {}),
       },
     );
     byToken.set(v, id);
