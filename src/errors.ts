@@ -49,6 +49,11 @@ export const REASONS = {
     detail: 'A DPoP-bound token must be sent with the DPoP scheme.',
   },
   dpop_required: { status: 401, detail: 'This token issuer requires a DPoP-bound token.' },
+  mtls_certificate_required: {
+    status: 401,
+    detail: 'The token is bound to a client certificate: present it, issued by the trusted CA.',
+  },
+  mtls_binding_mismatch: { status: 401, detail: 'The token is bound to another client certificate.' },
 
   // authorization
   policy_denied: { status: 403, detail: 'You are not allowed to access this resource.' },

@@ -162,6 +162,18 @@ export const ruleSchema = z
     scopes: z.array(scopeToken).min(1, { message: 'must list at least one value' }).optional(),
     /** the client address (after `server.trusted_proxies`) lies in one of these blocks */
     source_ips: z.array(ipBlock).min(1, { message: 'must list at least one value' }).optional(),
+    /** the connection's client certificate (verified against server.tls.client_ca_file) */
+    client_certificate: z
+      .strictObject({
+        /** subject DNs such as `CN=agent-1, O=Example`: attributes compared as a set */
+        subjects: nonEmptyStrings.optional(),
+        /** subjectAltName entries: `DNS:host`, `URI:spiffe://…`, `email:a@b` */
+        sans: nonEmptyStrings.optional(),
+        /** SHA-256 of the DER: hex (colons allowed) or base64url (`x5t#S256`) */
+        fingerprints: nonEmptyStrings.optional(),
+      })
+      .refine((c) => Object.keys(c).length > 0, { message: 'must name subjects, sans or fingerprints' })
+      .optional(),
   })
   .refine((r) => Object.keys(r).length > 0, { message: 'a rule must name at least one condition' });
 export type RuleConfig = z.infer<typeof ruleSchema>;
@@ -447,7 +459,20 @@ export const configSchema = z.strictObject({
         .default('/.gatehouse'),
       trusted_proxies: z.array(cidr).default([]),
       allowed_redirect_domains: z.array(z.string().min(1)).default([]),
-      tls: z.strictObject({ cert_file: z.string().min(1), key_file: z.string().min(1) }).optional(),
+      tls: z
+        .strictObject({
+          cert_file: z.string().min(1),
+          key_file: z.string().min(1),
+          /** PEM CA bundle client certificates must chain to (mTLS, RFC 8705) */
+          client_ca_file: z.string().min(1).optional(),
+          /**
+           * `optional`: a certificate is asked for, and requests without a trusted one reach the
+           * pipeline (a bound token then gets a 401 with a reason); `required`: the handshake
+           * fails without one
+           */
+          client_certificate: z.enum(['optional', 'required']).default('optional'),
+        })
+        .optional(),
       /** SIGTERM waits this long for in-flight requests before exiting */
       shutdown_grace: duration().default(10_000),
       /** worker processes; auto = one per core */

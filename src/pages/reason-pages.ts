@@ -246,6 +246,12 @@ export const REASON_PAGES: { readonly [K in PageReason]: ReasonPage } = {
     'The token is bound to a key and cannot be sent as a plain bearer token.',
   ),
   dpop_required: token('This address accepts only DPoP-bound tokens.'),
+  mtls_certificate_required: token(
+    'The token is bound to a client certificate, and this connection did not present one issued by the trusted authority.',
+  ),
+  mtls_binding_mismatch: token(
+    'The token is bound to another client certificate than this connection presented.',
+  ),
   session_too_large: {
     title: 'Your session was too large',
     message:

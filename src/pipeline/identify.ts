@@ -15,6 +15,7 @@ import { acceptsProvider, type IdpEntry } from '../policy/idp-directory.ts';
 import { type SessionData, sessionProvider } from '../session/session-data.ts';
 import { extractBearer } from '../tokens/extract-bearer.ts';
 import { extractDpop } from '../tokens/extract-dpop.ts';
+import { checkCertificateBinding } from '../tokens/mtls-binding.ts';
 import type { VerifiedToken } from '../tokens/verified-token-cache.ts';
 import { dpopIdentity, noteDpopRoute, proveDpop } from './dpop.ts';
 import type { Identifying } from './runtime.ts';
@@ -84,9 +85,10 @@ export async function identify(
     }
     try {
       const verified = await rt.bearer.verify(token);
+      const bearer = tokenIdentity(verified, rt);
+      if (bearer.binding === 'mtls') checkCertificateBinding(verified.x5t!, scope.clientCertificate);
       const proven = proveDpop(scope, rt, verified, token, dpopScheme, credentials.dpop);
-      const identity =
-        proven && (await proven) ? dpopIdentity(tokenIdentity(verified, rt)) : tokenIdentity(verified, rt);
+      const identity = proven && (await proven) ? dpopIdentity(bearer) : bearer;
       // A valid token from a provider this route does not take: another credential would do.
       if (!acceptsProvider(providers, identity.idp)) {
         scope.authFailure = 'provider_not_allowed';
@@ -220,6 +222,8 @@ function tokenIdentity(v: VerifiedToken, rt: Identifying): Identity {
         expiresAt: v.expiresAt,
         iss: v.issuer,
         ...(idp.name !== undefined ? { idp: idp.name } : {}),
+        // a bound token that reaches policy was proven on its request (checked in identify)
+        ...(v.x5t !== undefined ? { binding: 'mtls' as const } : {}),
       },
     );
     byToken.set(v, id);

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { ReasonCode } from '../errors.ts';
+import { type ClientCertificate, clientCertificateOf } from '../http/client-certificate.ts';
 import type { RequestTarget } from '../http/request-target.ts';
 import { clientAddress } from '../http/trusted-proxies.ts';
 import type { Identity } from '../identity/identity.ts';
@@ -26,6 +27,8 @@ export interface Scope {
   target?: RequestTarget;
   route?: CompiledRoute;
   identity?: Identity;
+  /** the TLS client certificate of the connection, when Gatehouse terminates TLS (RFC 8705) */
+  clientCertificate?: ClientCertificate;
   /** the credential presented, for pass_access_token (never logged) */
   accessToken?: string;
   /**
@@ -57,7 +60,7 @@ export function createScope(req: IncomingMessage, isTrusted: (ip: string | undef
     ? firstValue(h['x-forwarded-proto'])?.split(',')[0]?.trim().toLowerCase()
     : undefined;
   const fwdHost = trusted ? firstValue(h['x-forwarded-host'])?.split(',')[0]?.trim() : undefined;
-  return newScope({
+  const scope = newScope({
     requestId: inboundId,
     clientIp: clientAddress(remote, h['x-forwarded-for'], isTrusted),
     proto:
@@ -69,6 +72,8 @@ export function createScope(req: IncomingMessage, isTrusted: (ip: string | undef
     host: fwdHost ?? h.host ?? '',
     method: req.method ?? 'GET',
   });
+  scope.clientCertificate = clientCertificateOf(req.socket);
+  return scope;
 }
 
 /** What a scope starts from: read off the request here, or off an edge proxy's description of it. */
@@ -96,6 +101,7 @@ export function newScope(start: ScopeStart): Scope {
     target: undefined,
     route: undefined,
     identity: undefined,
+    clientCertificate: undefined,
     accessToken: undefined,
     otherSession: undefined,
     authFailure: undefined,

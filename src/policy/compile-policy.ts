@@ -18,6 +18,7 @@ import type { Identity } from '../identity/identity.ts';
 import { compileAuthTypes } from './criteria/auth-types.ts';
 import { compileAuthenticated } from './criteria/authenticated.ts';
 import { compileClaims } from './criteria/claims.ts';
+import { compileClientCertificate } from './criteria/client-certificate.ts';
 import { compileClients } from './criteria/clients.ts';
 import { type Criterion, NO_REQUEST, type RequestFacts } from './criteria/criterion.ts';
 import { compileEmailDomains } from './criteria/email-domains.ts';
@@ -159,6 +160,8 @@ function compileRuleParts(rule: RuleConfig, label: string, knownRoles?: Readonly
     if (rule.clients !== undefined) add('clients', compileClients(rule.clients));
     if (rule.source_ips !== undefined) add('source_ips', compileSourceIps(rule.source_ips));
     if (rule.scopes !== undefined) add('scopes', compileScopes(rule.scopes));
+    if (rule.client_certificate !== undefined)
+      add('client_certificate', compileClientCertificate(rule.client_certificate));
   } catch (err) {
     if (err instanceof TypeError) err.message = `${label}.${err.message}`;
     throw err;

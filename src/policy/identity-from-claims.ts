@@ -33,6 +33,8 @@ export interface IdentityOptions {
   iss?: string;
   /** the provider name the credential came from */
   idp?: string;
+  /** the token is sender-constrained (its proof is checked per request by the pipeline) */
+  binding?: 'dpop' | 'mtls';
 }
 
 /**
@@ -62,6 +64,7 @@ export function identityFromClaims(claims: Record<string, unknown>, opts: Identi
     clientId: text(claims, 'client_id') ?? text(claims, 'azp'),
     expiresAt: opts.expiresAt,
     sid: text(claims, 'sid'),
+    ...(opts.binding !== undefined ? { binding: opts.binding } : {}),
   };
   return Object.freeze(identity);
 }

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server, type ServerOptions } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpsServer, type ServerOptions as HttpsServerOptions } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { Config } from '../config/schema.ts';
 import { sendError } from '../http/send-error.ts';
@@ -34,10 +34,7 @@ export function createPublicServer(config: Config, hooks: PublicServerHooks): Se
   const tls = config.server.tls;
   const options = serverOptions(config);
   const server: Server = tls
-    ? createHttpsServer(
-        { ...options, cert: readFileSync(tls.cert_file), key: readFileSync(tls.key_file) },
-        onRequest,
-      )
+    ? createHttpsServer({ ...options, ...tlsOptions(tls) }, onRequest)
     : createHttpServer(options, onRequest);
   server.on('upgrade', (req, socket, head) => {
     handleUpgrade(req, socket, head, hooks.current()).catch(() => socket.destroy());
@@ -60,6 +57,24 @@ export function createPublicServer(config: Config, hooks: PublicServerHooks): Se
     );
   });
   return server;
+}
+
+/**
+ * The certificate and key, and with `client_ca_file` a request for the client's certificate.
+ * `optional` lets the handshake complete without a trusted one (`rejectUnauthorized: false`), so
+ * that a request with a bound token gets a 401 naming the reason instead of a bare TLS alert;
+ * `tls.authorized` still says whether it chained to the CA.
+ * @see https://www.rfc-editor.org/rfc/rfc8705#section-3
+ */
+function tlsOptions(tls: NonNullable<Config['server']['tls']>): HttpsServerOptions {
+  const base = { cert: readFileSync(tls.cert_file), key: readFileSync(tls.key_file) };
+  if (tls.client_ca_file === undefined) return base;
+  return {
+    ...base,
+    ca: readFileSync(tls.client_ca_file),
+    requestCert: true,
+    rejectUnauthorized: tls.client_certificate === 'required',
+  };
 }
 
 function serverOptions(config: Config): ServerOptions {

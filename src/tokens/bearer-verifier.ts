@@ -10,12 +10,14 @@
  * @see https://www.rfc-editor.org/rfc/rfc9068#section-4
  * @see https://www.rfc-editor.org/rfc/rfc8725
  */
+
 import { type JWTPayload, jwtVerify } from 'jose';
 import type { Dispatcher } from 'undici';
 import type { BearerIssuerConfig } from '../config/schema.ts';
 import type { Log } from '../observe/logger.ts';
 import { type BearerIssuer, issuersByName } from './bearer-issuer.ts';
 import type { JwksRefreshResult, JwksStatus } from './jwks-cache.ts';
+import { certificateThumbprint } from './mtls-binding.ts';
 import { checkHeader, checkIssuedAt, checkNumericDates } from './token-checks.ts';
 import { fingerprint, fromJoseError, tokenError, tokenHash } from './token-errors.ts';
 import { MAX_TOKEN_LENGTH, parseToken } from './token-shape.ts';
@@ -187,11 +189,14 @@ function toVerified(
       : typeof claims.azp === 'string'
         ? claims.azp
         : undefined;
+  // RFC 8705 §3.1 (JWT) and §3.2 (introspection) carry the binding the same way
+  const x5t = certificateThumbprint(claims);
   return Object.freeze({
     claims: Object.freeze({ ...claims }),
     issuer,
     expiresAt,
     cacheKey,
     ...(clientId !== undefined ? { clientId } : {}),
+    ...(x5t !== undefined ? { x5t } : {}),
   });
 }

@@ -17,6 +17,8 @@ export interface VerifiedToken {
   readonly clientId?: string;
   /** SHA-256 of the token, base64url */
   readonly cacheKey: string;
+  /** `cnf["x5t#S256"]`: the token is bound to this client certificate (RFC 8705) */
+  readonly x5t?: string;
 }
 
 /** When a cached token counts as valid, beyond its `exp`. */

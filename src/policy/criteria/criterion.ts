@@ -3,6 +3,7 @@
  * config load, into a predicate over an identity: config values become Sets and closures so
  * a request costs a few look-ups. One criterion per file, each with its own matching rules.
  */
+import type { ClientCertificate } from '../../http/client-certificate.ts';
 import type { Identity } from '../../identity/identity.ts';
 
 /**
@@ -12,6 +13,8 @@ import type { Identity } from '../../identity/identity.ts';
 export interface RequestFacts {
   /** the client address after `server.trusted_proxies`; empty when unknown (matches no block) */
   readonly clientIp: string;
+  /** the connection's TLS client certificate, when Gatehouse terminates TLS */
+  readonly clientCertificate?: ClientCertificate;
 }
 
 /** The request of a decision made without one (an unknown address matches no `source_ips`). */
