@@ -249,6 +249,12 @@ export const routeSchema = z.strictObject({
   /** a token bucket per identity, client or address on this route; absent = no limit */
   rate_limit: rateLimitSchema.optional(),
   /**
+   * routes with `bearer` in `auth`: publish OAuth Protected Resource Metadata (RFC 9728) at
+   * `/.well-known/oauth-protected-resource<path>` and name it in 401s; false leaves that path
+   * to the upstream
+   */
+  resource_metadata: z.boolean().default(true),
+  /**
    * allow: a CORS preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) passes
    * unauthenticated – browsers never send credentials on one (oauth2-proxy's
    * `--skip-auth-preflight`); deny: it is checked like any request

@@ -5,6 +5,7 @@
  *   accept → observe (armed first, so every answer is accounted for) → parse target
  *          → public host (a browser on another name for this listener goes to public_url)
  *          → endpoints ({prefix}/…, each calling `check` itself where it decides)
+ *          → resource metadata (RFC 9728, for routes that take bearer tokens)
  *          → check: route → identify/refresh → authorize → rate limit → identity headers
  *          → respond (login / 401 / 403 / error) or forward upstream
  *
@@ -23,6 +24,7 @@ import { forward, forwardUpgrade } from './forward.ts';
 import { credentialsOf } from './identify.ts';
 import { observe, record } from './observe.ts';
 import { checkPublicHost } from './public-host.ts';
+import { serveResourceMetadata } from './resource-metadata.ts';
 import { PROXY_STYLE, respond, respondOnSocket } from './respond.ts';
 import type { Runtime } from './runtime.ts';
 import { createScope, type Scope } from './scope.ts';
@@ -45,6 +47,8 @@ export async function handleRequest(req: IncomingMessage, res: ServerResponse, r
       return respond(req, res, scope, errorVerdict(scope, err, rt), rt, PROXY_STYLE);
     }
   }
+
+  if (serveResourceMetadata(req, res, scope, rt)) return; // RFC 9728 metadata of a bearer route
 
   const verdict = await check(scope, credentialsOf(req), rt);
   if (verdict.outcome !== 'allow') return respond(req, res, scope, verdict, rt, PROXY_STYLE);

@@ -30,7 +30,8 @@ import { DEFAULT_PAGES, type Pages } from '../pages/pages.ts';
 import type { Verdict } from './check.ts';
 import { dpopAnswer } from './dpop-challenge.ts';
 import { publicLocation } from './public-host.ts';
-import type { Routing } from './runtime.ts';
+import { resourceMetadataUrl, withResourceMetadata } from './resource-metadata.ts';
+import type { Routing, Runtime } from './runtime.ts';
 import type { Scope } from './scope.ts';
 
 /** How one entry point's answers differ from another's; everything else is shared. */
@@ -110,7 +111,7 @@ export type { RequestHead };
 export function answerFor(
   verdict: Verdict,
   scope: Scope,
-  rt: Pick<Routing, 'loginTarget' | 'publicOrigin'>,
+  rt: Pick<Routing, 'loginTarget' | 'publicOrigin'> & Partial<Pick<Runtime, 'config'>>,
   req: RequestHead,
   style: AnswerStyle,
 ): Answer {
@@ -148,6 +149,8 @@ export function answerFor(
     const dpop = dpopAnswer(scope, reason, headers['www-authenticate']);
     if (dpop) headers['www-authenticate'] = dpop.wwwAuthenticate;
     if (dpop?.nonce) headers['dpop-nonce'] = dpop.nonce;
+    const metadata = resourceMetadataUrl(scope, scope.route, rt);
+    if (metadata) headers['www-authenticate'] = withResourceMetadata(headers['www-authenticate'], metadata);
     const bodyCode = REASONS[reason].status === 401 ? reason : 'no_credentials';
     const answer = {
       status: 401,
@@ -199,7 +202,7 @@ export function respond(
   res: ServerResponse,
   scope: Scope,
   verdict: Verdict,
-  rt: Pick<Routing, 'loginTarget' | 'publicOrigin' | 'pages'>,
+  rt: Pick<Routing, 'loginTarget' | 'publicOrigin' | 'pages'> & Partial<Pick<Runtime, 'config'>>,
   style: AnswerStyle,
   original: RequestHead = req,
 ): void {
