@@ -86,7 +86,9 @@ export async function identify(
     try {
       const verified = await rt.bearer.verify(token);
       const bearer = tokenIdentity(verified, rt);
-      if (bearer.binding === 'mtls') checkCertificateBinding(verified.x5t!, scope.clientCertificate);
+      // On every request, after the cache: a token bound to a certificate is only good on a
+      // connection that presented it (whatever else, a DPoP proof too, it is bound to).
+      if (verified.x5t !== undefined) checkCertificateBinding(verified.x5t, scope.clientCertificate);
       const proven = proveDpop(scope, rt, verified, token, dpopScheme, credentials.dpop);
       const identity = proven && (await proven) ? dpopIdentity(bearer) : bearer;
       // A valid token from a provider this route does not take: another credential would do.

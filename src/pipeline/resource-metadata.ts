@@ -55,7 +55,8 @@ export function serveResourceMetadata(
   if (!rt.bearer || !PLAIN_HOST.test(scope.host)) return false;
   const route = rt.routes.match(scope.host, path, 'GET');
   if (!publishes(route)) return false;
-  const body = `${JSON.stringify(metadataFor(route, rt, `${scope.proto}://${scope.host}${path === '/' ? '' : path}`))}\n`;
+  const resource = `${clientOrigin(scope, rt.publicOrigin)}${path === '/' ? '' : path}`;
+  const body = `${JSON.stringify(metadataFor(route, rt, resource))}\n`;
   res.writeHead(200, {
     'content-type': 'application/json',
     'cache-control': 'public, max-age=300',
@@ -97,12 +98,21 @@ function algorithmsOf(issuers: readonly BearerIssuerConfig[]): string[] {
 export function resourceMetadataUrl(
   scope: Scope,
   route: CompiledRoute | undefined,
-  rt: Partial<Pick<Runtime, 'config'>>,
+  rt: Partial<Pick<Runtime, 'config' | 'publicOrigin'>>,
 ): string | undefined {
   if (!rt.config?.bearer.length || !publishes(route) || !PLAIN_HOST.test(scope.host)) return undefined;
   const prefix = route.config.match.path === '/' ? '' : route.config.match.path.replace(/\/+$/, '');
   if (/["\\\s]/.test(prefix)) return undefined; // a quoted-string parameter cannot carry it as is
-  return `${scope.proto}://${scope.host}${RESOURCE_METADATA_PATH}${prefix}`;
+  return `${clientOrigin(scope, rt.publicOrigin)}${RESOURCE_METADATA_PATH}${prefix}`;
+}
+
+/**
+ * The origin the client used: on `public_url`'s host its scheme (a TLS terminator in front may
+ * not say `X-Forwarded-Proto`), elsewhere the scheme the request arrived with – as DPoP's `htu`.
+ */
+function clientOrigin(scope: Scope, publicOrigin: URL | undefined): string {
+  const proto = publicOrigin?.host === scope.host ? publicOrigin.protocol.slice(0, -1) : scope.proto;
+  return `${proto}://${scope.host}`;
 }
 
 /** Adds `resource_metadata="url"` to every Bearer challenge of a 401 (RFC 9728 §5.1). */

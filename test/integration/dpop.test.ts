@@ -362,7 +362,8 @@ describe('dpop: allowed, behind a TLS terminator named by public_url', () => {
 
     const anonymous = await call(gh.url, '/api/any', undefined);
     assert.deepEqual(anonymous.challenge, [
-      'Bearer realm="gatehouse"',
+      // public_url's scheme on its host, as the client behind the TLS terminator used it
+      `Bearer realm="gatehouse", resource_metadata="${gh.url.replace('http:', 'https:')}/.well-known/oauth-protected-resource/api/any"`,
       'DPoP algs="ES256 EdDSA RS256 PS256"',
     ]);
   });

@@ -74,7 +74,10 @@ describe('gatehouse end to end', () => {
     );
     const api = await get('/admin/users', { accept: 'application/json' });
     assert.equal(api.status, 401);
-    assert.equal(api.headers['www-authenticate'], 'Bearer realm="gatehouse"');
+    assert.equal(
+      api.headers['www-authenticate'],
+      `Bearer realm="gatehouse", resource_metadata="${gh.url}/.well-known/oauth-protected-resource/admin"`,
+    );
     assert.equal((JSON.parse(api.text) as { error: string }).error, 'no_credentials');
   });
 

@@ -60,6 +60,7 @@ describe('parseConfig', () => {
       policy: 'public',
       enforce: true,
       preserve_host: false,
+      resource_metadata: true,
       cors_preflight: 'deny',
     });
     assert.equal(secretPaths.size, 0);
