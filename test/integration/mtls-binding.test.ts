@@ -134,6 +134,22 @@ describe('mTLS-bound tokens and client certificate rules (Gatehouse terminates T
     assert.equal(upstream.requests.length, before + 2);
   });
 
+  test('the verified-token cache never carries a binding to another connection', async () => {
+    // One token string, verified (and cached) on agent-1's connection, then replayed elsewhere.
+    const t = await token({ 'x5t#S256': agent1.thumbprint });
+    assert.equal((await get('/api/x', agent1, t)).status, 200);
+    assert.equal(errorOf(await get('/api/x', agent2, t)), 'mtls_binding_mismatch');
+    assert.equal(errorOf(await get('/api/x', impostor, t)), 'mtls_certificate_required');
+    assert.equal(errorOf(await get('/api/x', undefined, t)), 'mtls_certificate_required');
+    assert.equal((await get('/api/x', agent1, t)).status, 200, 'the owner still passes');
+  });
+
+  test('an unbound token without any certificate is a plain bearer token', async () => {
+    const t = await token();
+    assert.equal((await get('/api/x', undefined, t)).status, 200);
+    assert.equal((await get('/bound-only/x', undefined, t)).status, 403);
+  });
+
   test('an unbound token is no mtls token, even on a connection with a certificate', async () => {
     const t = await token();
     assert.equal((await get('/api/x', agent1, t)).status, 200);
@@ -199,7 +215,14 @@ describe('server.tls.client_certificate: required', () => {
           },
         },
         bearer: [{ issuer: jwks.issuer, jwks_uri: jwks.url, audiences: ['api://agents'] }],
-        routes: [{ name: 'pub', upstream: upstream.url, policy: 'public' }],
+        routes: [
+          {
+            name: 'api',
+            upstream: upstream.url,
+            auth: ['bearer'],
+            policy: { allow: [{ client_certificate: { subjects: ['CN=agent'] } }] },
+          },
+        ],
       }),
     );
     try {
@@ -222,7 +245,8 @@ describe('server.tls.client_certificate: required', () => {
           req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
           req.end();
         });
-      assert.equal(await attempt(agent), 200);
+      // past the handshake, the pipeline answers (no token here: 401)
+      assert.equal(await attempt(agent), 401);
       const refused = await attempt();
       assert.equal(typeof refused, 'string', `no certificate must fail the handshake, got ${refused}`);
     } finally {
