@@ -581,7 +581,14 @@ export const configSchema = z.strictObject({
           bind_request: z.boolean().default(false),
         })
         .prefault({}),
-      pass_access_token: z.boolean().default(false),
+      /**
+       * the caller's access token upstream: `header` (or true) as X-Auth-Request-Access-Token,
+       * `authorization` as `Authorization: Bearer …` (replacing the client's), false: not at all
+       */
+      pass_access_token: z
+        .union([z.boolean(), z.enum(['header', 'authorization'])])
+        .default(false)
+        .transform((v) => (v === true ? 'header' : v)),
       /**
        * which groups go upstream (X-Auth-Request-Groups and the assertion): a regex, or a list of
        * exact names and `*` globs; policies and roles.map still see every group

@@ -17,6 +17,9 @@ import type { Scope } from './scope.ts';
 
 type IdentityConfig = Forwarding['config']['identity'];
 
+/** A token that can follow `Bearer ` as it is (visible ASCII, no spaces: RFC 6750 §2.1). */
+const TOKEN68 = /^[\x21-\x7e]+$/;
+
 export async function identityHeaders(
   scope: Scope,
   rt: Pick<Forwarding, 'config' | 'assertions'> & Pick<Observing, 'log'>,
@@ -27,8 +30,11 @@ export async function identityHeaders(
   const cfg = rt.config.identity;
   const identity = filterOf(cfg).apply(scope.identity);
   const { pass_access_token, assertion, max_header_bytes: max } = cfg;
-  const accessToken = pass_access_token ? scope.accessToken : undefined;
+  const accessToken = pass_access_token === 'header' ? scope.accessToken : undefined;
   const headers = plainHeaders(identity, { accessToken, maxBytes: max });
+  // The header mesh sidecars and API backends read; the client's own Authorization is replaced.
+  if (pass_access_token === 'authorization' && scope.accessToken && TOKEN68.test(scope.accessToken))
+    headers.authorization = `Bearer ${scope.accessToken}`;
   const name = rt.assertions.header.toLowerCase();
   headers[name] = await rt.assertions.sign(
     identity,
