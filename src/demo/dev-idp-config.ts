@@ -30,6 +30,11 @@ export interface DevIdpOptions {
   backchannelLogoutUri?: string;
   clientId?: string;
   clientSecret?: string;
+  /**
+   * public JWKs of the browser client: it then authenticates with `private_key_jwt` (RFC 7523)
+   * instead of its secret
+   */
+  clientJwks?: JWK[];
   /** resource indicator whose access tokens are JWTs (RFC 9068) */
   resource?: string;
   /** extra or replacement users */
@@ -113,7 +118,9 @@ function clientsOf(opts: DevIdpOptions, setup: DevIdpSetup): ClientMetadata[] {
     post_logout_redirect_uris: opts.postLogoutRedirectUris ?? [],
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
-    token_endpoint_auth_method: 'client_secret_basic',
+    ...(opts.clientJwks
+      ? { token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: opts.clientJwks } }
+      : { token_endpoint_auth_method: 'client_secret_basic' }),
     ...(opts.backchannelLogoutUri
       ? { backchannel_logout_uri: opts.backchannelLogoutUri, backchannel_logout_session_required: true }
       : {}),
