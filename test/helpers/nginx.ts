@@ -71,6 +71,11 @@ export function templateSite(text: string, ports: SitePorts): string {
   return text;
 }
 
+/** The shipped `site.example.conf`, templated with `ports`: the site most tests run. */
+export function shippedSite(ports: SitePorts): string {
+  return templateSite(readFileSync(join(NGINX_CONFIG_DIR, 'site.example.conf'), 'utf8'), ports);
+}
+
 export interface NginxOptions {
   /** http { } context text: usually `templateSite(readFileSync(site.example.conf), …)` */
   sites: string[];

@@ -5,14 +5,12 @@
  * preflight on a `deny` (default) route, are still checked.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
 import { type DevIdp, startDevIdp } from '../../src/demo/dev-idp.ts';
 import { route, testConfig } from '../helpers/config.ts';
 import { freePort, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.ts';
-import { NGINX_CONFIG_DIR, nginxSkip, startNginx, type TestNginx, templateSite } from '../helpers/nginx.ts';
+import { nginxSkip, shippedSite, startNginx, type TestNginx } from '../helpers/nginx.ts';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.ts';
 
 const PREFLIGHT = { origin: 'https://spa.example', 'access-control-request-method': 'PUT' };
@@ -90,7 +88,7 @@ describe('cors_preflight behind nginx auth_request (issue 19)', { skip: nginxSki
         routes: [route('api', '/api', echo.url, { cors_preflight: 'allow' }), route('app', '/', echo.url)],
       }),
     );
-    const site = templateSite(readFileSync(join(NGINX_CONFIG_DIR, 'site.example.conf'), 'utf8'), {
+    const site = shippedSite({
       listen: port,
       gatehouse: gh.gh.publicAddress.port,
       app: echo.port,

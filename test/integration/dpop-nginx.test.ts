@@ -4,15 +4,13 @@
  * X-Forwarded-Proto), never the `/.gatehouse/auth` subrequest's own URL; `htm` the original method.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
 import { stringify } from 'yaml';
 import { type DevIdp, startDevIdp } from '../../src/demo/dev-idp.ts';
 import { clientCredentialsToken, type DpopKey, dpopKey, proof } from '../helpers/dpop.ts';
 import { freePort, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.ts';
-import { NGINX_CONFIG_DIR, nginxSkip, startNginx, type TestNginx, templateSite } from '../helpers/nginx.ts';
+import { nginxSkip, shippedSite, startNginx, type TestNginx } from '../helpers/nginx.ts';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.ts';
 
 interface World {
@@ -52,7 +50,7 @@ async function startWorld(nonce: boolean): Promise<World> {
       ],
     }),
   );
-  const site = templateSite(readFileSync(join(NGINX_CONFIG_DIR, 'site.example.conf'), 'utf8'), {
+  const site = shippedSite({
     listen: port,
     gatehouse: gh.gh.publicAddress.port,
     app: echo.port,

@@ -5,8 +5,6 @@
  * the kept groups go upstream, while policies still see every group.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import { type DevIdp, startDevIdp } from '../../src/demo/dev-idp.ts';
@@ -15,7 +13,7 @@ import { CookieJar } from '../helpers/cookie-jar.ts';
 import { freePort, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.ts';
 import { echoedHeaders } from '../helpers/http-get.ts';
 import { loginThroughIdp } from '../helpers/login-flow.ts';
-import { NGINX_CONFIG_DIR, nginxSkip, startNginx, type TestNginx, templateSite } from '../helpers/nginx.ts';
+import { nginxSkip, shippedSite, startNginx, type TestNginx } from '../helpers/nginx.ts';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.ts';
 
 const GROUPS = Array.from({ length: 500 }, (_, i) => `team-${String(i).padStart(3, '0')}`);
@@ -117,10 +115,9 @@ describe('identity header size behind nginx auth_request (issue 19)', { skip: ng
         }),
       );
       gatehouses.push(gh);
-      const text = readFileSync(join(NGINX_CONFIG_DIR, 'site.example.conf'), 'utf8');
       // A 500-group session is several cookie chunks: the callback's Set-Cookie headers outgrow
       // nginx's default 4-8 KiB proxy_buffer_size (README: "Session size limits").
-      const site = templateSite(text, {
+      const site = shippedSite({
         listen: port,
         gatehouse: gh.gh.publicAddress.port,
         app: echo.port,

@@ -17,7 +17,7 @@ import { CookieJar } from '../helpers/cookie-jar.ts';
 import { freePort, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.ts';
 import { echoedHeaders, getText } from '../helpers/http-get.ts';
 import { loginThroughIdp } from '../helpers/login-flow.ts';
-import { NGINX_CONFIG_DIR, nginxSkip, startNginx, type TestNginx, templateSite } from '../helpers/nginx.ts';
+import { NGINX_CONFIG_DIR, nginxSkip, shippedSite, startNginx, type TestNginx } from '../helpers/nginx.ts';
 import { rawRequest } from '../helpers/raw-http.ts';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -121,7 +121,7 @@ describe('issue-6: behind nginx, auth_request mode with the shipped snippets', {
     untrusted = await startTestGatehouse(
       gatehouseYaml({ idp, publicPort: port, app: echo.url, trusted: '192.0.2.1/32' }),
     );
-    const site = templateSite(readFileSync(join(NGINX_CONFIG_DIR, 'site.example.conf'), 'utf8'), {
+    const site = shippedSite({
       listen: port,
       gatehouse: gh.gh.publicAddress.port,
       app: echo.port,

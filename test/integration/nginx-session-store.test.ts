@@ -6,8 +6,6 @@
  * from the shipped `config/nginx/` files, real dev IdP, real Gatehouse.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
 import { type DevIdp, startDevIdp } from '../../src/demo/dev-idp.ts';
@@ -16,7 +14,7 @@ import { CookieJar } from '../helpers/cookie-jar.ts';
 import { freePort, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.ts';
 import { echoedHeaders } from '../helpers/http-get.ts';
 import { loginThroughIdp } from '../helpers/login-flow.ts';
-import { NGINX_CONFIG_DIR, nginxSkip, startNginx, type TestNginx, templateSite } from '../helpers/nginx.ts';
+import { nginxSkip, shippedSite, startNginx, type TestNginx } from '../helpers/nginx.ts';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.ts';
 
 const GROUPS = Array.from(
@@ -55,7 +53,7 @@ describe('issue-19: nginx auth_request refreshes a 150-group store session', { s
         ],
       }),
     );
-    const site = templateSite(readFileSync(join(NGINX_CONFIG_DIR, 'site.example.conf'), 'utf8'), {
+    const site = shippedSite({
       listen: port,
       gatehouse: gh.gh.publicAddress.port,
       app: echo.port,

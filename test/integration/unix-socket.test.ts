@@ -18,7 +18,7 @@ import { type DevIdp, startDevIdp } from '../../src/demo/dev-idp.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { route, testConfig } from '../helpers/config.ts';
 import { freePort, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.ts';
-import { NGINX_CONFIG_DIR, nginxSkip, startNginx, type TestNginx, templateSite } from '../helpers/nginx.ts';
+import { nginxSkip, shippedSite, startNginx, type TestNginx } from '../helpers/nginx.ts';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.ts';
 import { machineToken } from './bearer-helpers.ts';
 
@@ -79,7 +79,7 @@ function sites(o: {
   socket: string;
   untrusted: string;
 }) {
-  const shipped = templateSite(readFileSync(join(NGINX_CONFIG_DIR, 'site.example.conf'), 'utf8'), {
+  const shipped = shippedSite({
     listen: o.port,
     gatehouse: 1, // replaced by the socket below
     app: o.app,
