@@ -8,10 +8,18 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type CryptoKey, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
-import { parseConfig } from '../../src/config/load.ts';
+import { Registry } from 'prom-client';
+import { type LoadedConfig, parseConfig } from '../../src/config/load.ts';
+import { createAuditLog } from '../../src/observe/audit.ts';
 import { silentLog } from '../../src/observe/logger.ts';
+import { createMetrics } from '../../src/observe/metrics.ts';
+import type { Runtime } from '../../src/pipeline/runtime.ts';
+import { createUpstreamProxy } from '../../src/proxy/upstream-proxy.ts';
+import { buildRuntime } from '../../src/server/build-runtime.ts';
 import { createSessionCodec } from '../../src/session/cookie-codec.ts';
 import type { SessionData } from '../../src/session/session-data.ts';
+import { createMemoryStore } from '../../src/store/store.ts';
+import { createOutboundDispatcher } from '../../src/util/outbound.ts';
 
 export const BEARER_ISSUER = 'https://bench.example';
 export const AUDIENCE = 'api://bench';
@@ -262,4 +270,29 @@ export function fakeRequestMaker(
   const socket = Object.freeze({ remoteAddress, encrypted: false });
   return () =>
     new FakeIncomingMessage(url, rawHeaders, { ...template }, socket) as unknown as IncomingMessage;
+}
+
+/**
+ * The runtime of `loaded` for an in-process bench of `check`: silent log, a fresh registry, an
+ * audit log to /dev/null, a memory store, and the bearer key sets loaded. `close` ends the
+ * runtime and its outbound dispatcher.
+ */
+export async function benchRuntime(loaded: LoadedConfig): Promise<{ rt: Runtime; close(): Promise<void> }> {
+  const dispatcher = createOutboundDispatcher();
+  const rt = await buildRuntime(loaded, {
+    log: silentLog,
+    metrics: createMetrics(new Registry()),
+    dispatcher,
+    proxy: createUpstreamProxy(),
+    audit: createAuditLog('/dev/null'),
+    store: createMemoryStore(),
+  });
+  await rt.bearer!.start();
+  return {
+    rt,
+    close: async () => {
+      rt.close();
+      await dispatcher.close();
+    },
+  };
 }

@@ -9,23 +9,15 @@
 import { createPublicKey, verify } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { bench, do_not_optimize, group, run, summary } from 'mitata';
-import { Registry } from 'prom-client';
 import { parseConfig } from '../../src/config/load.ts';
 import { parseRequestTarget } from '../../src/http/request-target.ts';
-import { createAuditLog } from '../../src/observe/audit.ts';
-import { silentLog } from '../../src/observe/logger.ts';
-import { createMetrics } from '../../src/observe/metrics.ts';
 import { check } from '../../src/pipeline/check.ts';
 import { endpointName } from '../../src/pipeline/endpoints.ts';
 import { credentialsOf } from '../../src/pipeline/identify.ts';
-import type { Runtime } from '../../src/pipeline/runtime.ts';
 import { createScope } from '../../src/pipeline/scope.ts';
-import { createUpstreamProxy } from '../../src/proxy/upstream-proxy.ts';
-import { buildRuntime } from '../../src/server/build-runtime.ts';
-import { createMemoryStore } from '../../src/store/store.ts';
-import { createOutboundDispatcher } from '../../src/util/outbound.ts';
 import {
   benchConfigYaml,
+  benchRuntime,
   fakeRequestMaker,
   mintToken,
   sessionCookieHeader,
@@ -43,16 +35,7 @@ const loaded = parseConfig(
   'bench.yaml',
   { env: {}, readFile: () => '' },
 );
-const dispatcher = createOutboundDispatcher();
-const rt: Runtime = await buildRuntime(loaded, {
-  log: silentLog,
-  metrics: createMetrics(new Registry()),
-  dispatcher,
-  proxy: createUpstreamProxy(),
-  audit: createAuditLog('/dev/null'),
-  store: createMemoryStore(),
-});
-await rt.bearer!.start();
+const { rt, close: closeRuntime } = await benchRuntime(loaded);
 
 const token = await mintToken(keyServer.keys.ES256);
 const cookie = await sessionCookieHeader(keyServer.origin);
@@ -123,6 +106,5 @@ summary(() => {
 });
 
 await run();
-rt.close();
-await dispatcher.close();
+await closeRuntime();
 await keyServer.close();

@@ -11,25 +11,17 @@ import { createHash, createPublicKey, randomUUID, verify } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { compactVerify, exportJWK, generateKeyPair, importJWK, SignJWT } from 'jose';
 import { bench, do_not_optimize, group, run, summary } from 'mitata';
-import { Registry } from 'prom-client';
 import { parseConfig } from '../../src/config/load.ts';
 import { parseRequestTarget } from '../../src/http/request-target.ts';
-import { createAuditLog } from '../../src/observe/audit.ts';
-import { silentLog } from '../../src/observe/logger.ts';
-import { createMetrics } from '../../src/observe/metrics.ts';
 import { check } from '../../src/pipeline/check.ts';
 import { credentialsOf } from '../../src/pipeline/identify.ts';
-import type { Runtime } from '../../src/pipeline/runtime.ts';
 import { createScope } from '../../src/pipeline/scope.ts';
-import { createUpstreamProxy } from '../../src/proxy/upstream-proxy.ts';
-import { buildRuntime } from '../../src/server/build-runtime.ts';
-import { createMemoryStore } from '../../src/store/store.ts';
 import { jwkThumbprint } from '../../src/tokens/dpop-proof.ts';
-import { createOutboundDispatcher } from '../../src/util/outbound.ts';
 import {
   AUDIENCE,
   BEARER_ISSUER,
   benchConfigYaml,
+  benchRuntime,
   fakeRequestMaker,
   mintToken,
   startKeyServer,
@@ -47,16 +39,7 @@ const yaml = benchConfigYaml({
 );
 if (!yaml.includes('dpop: allowed')) throw new Error('the bench config changed: dpop not enabled');
 const loaded = parseConfig(yaml, 'bench.yaml', { env: {}, readFile: () => '' });
-const dispatcher = createOutboundDispatcher();
-const rt: Runtime = await buildRuntime(loaded, {
-  log: silentLog,
-  metrics: createMetrics(new Registry()),
-  dispatcher,
-  proxy: createUpstreamProxy(),
-  audit: createAuditLog('/dev/null'),
-  store: createMemoryStore(),
-});
-await rt.bearer!.start();
+const { rt, close: closeRuntime } = await benchRuntime(loaded);
 
 // The agent's proof key and a token bound to it.
 const agent = await generateKeyPair('ES256', { extractable: true });
@@ -155,6 +138,5 @@ await run();
 // More iterations than proofs replays old ones: those answer dpop_proof_replayed, a cheaper path.
 if (refused > 0)
   process.stderr.write(`dpop.bench: ${refused} DPoP decisions were refused (pool exhausted)\n`);
-rt.close();
-await dispatcher.close();
+await closeRuntime();
 await keyServer.close();
